@@ -1,0 +1,58 @@
+"""flask-tiktok: Log in with TikTok for Flask, on TikTok's v2 API."""
+
+from __future__ import annotations
+
+from .api import TikTokAPISession
+from .client import TikTokClient, VideoPage, parse_api_response
+from .errors import (
+    OAuth2RequestError,
+    TikTokAPIError,
+    TikTokError,
+    TikTokFetchError,
+    TikTokLoginRequired,
+    UnexpectedResponseError,
+    WebhookSignatureError,
+)
+from .extension import TikTok
+from .fields import FIELDS_BY_SCOPE, fields_for_scopes
+from .pkce import create_code_challenge, generate_code_verifier, generate_state
+from .redirects import is_safe_next
+from .storage import BaseStorage, SessionStorage, StoredUser
+from .tokens import OAuth2Tokens
+from .user import (
+    AnonymousTikTokUser,
+    TikTokUser,
+    current_tiktok_user,
+    tiktok_login_required,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FIELDS_BY_SCOPE",
+    "AnonymousTikTokUser",
+    "BaseStorage",
+    "OAuth2RequestError",
+    "OAuth2Tokens",
+    "SessionStorage",
+    "StoredUser",
+    "TikTok",
+    "TikTokAPIError",
+    "TikTokAPISession",
+    "TikTokClient",
+    "TikTokError",
+    "TikTokFetchError",
+    "TikTokLoginRequired",
+    "TikTokUser",
+    "UnexpectedResponseError",
+    "VideoPage",
+    "WebhookSignatureError",
+    "create_code_challenge",
+    "current_tiktok_user",
+    "fields_for_scopes",
+    "generate_code_verifier",
+    "generate_state",
+    "is_safe_next",
+    "parse_api_response",
+    "tiktok_login_required",
+]

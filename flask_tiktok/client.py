@@ -1,0 +1,486 @@
+"""TikTokClient: TikTok's OAuth 2.0 flow and API calls, with no web framework.
+
+Built on Authlib's requests ``OAuth2Session``, customised for TikTok: the client
+authenticates with ``client_key`` and ``client_secret`` in the form body (no
+``client_id``, no HTTP Basic), scopes are comma-separated, PKCE challenges are
+hex by default, endpoints keep their trailing slashes, and every answer is
+judged by its body because TikTok sends errors with HTTP 200.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import requests
+from authlib.common.urls import add_params_to_qs
+from authlib.integrations.requests_client import OAuth2Session
+
+from .errors import (
+    OAuth2RequestError,
+    TikTokAPIError,
+    TikTokFetchError,
+    UnexpectedResponseError,
+)
+from .pkce import create_code_challenge
+from .tokens import OAuth2Tokens
+
+__all__ = [
+    "API_BASE_URL",
+    "AUTHORIZATION_URL",
+    "REVOKE_URL",
+    "TOKEN_URL",
+    "TikTokClient",
+    "VideoPage",
+    "parse_api_response",
+]
+
+AUTHORIZATION_URL = "https://www.tiktok.com/v2/auth/authorize/"
+TOKEN_URL = "https://open.tiktokapis.com/v2/oauth/token/"  # noqa: S105 (a URL)
+REVOKE_URL = "https://open.tiktokapis.com/v2/oauth/revoke/"
+API_BASE_URL = "https://open.tiktokapis.com/v2/"
+
+#: The name under which the body client-authentication method is registered.
+CLIENT_AUTH_METHOD = "tiktok_client_key_post"
+
+PKCEMethod = Literal["hex", "S256"]
+
+
+def _client_key_post(
+    auth: Any, method: str, uri: str, headers: dict[str, str], body: str
+) -> tuple[str, dict[str, str], str]:
+    """Authlib client-auth method: ``client_key`` + ``client_secret`` in the body."""
+    body = add_params_to_qs(
+        body or "",
+        [("client_key", auth.client_id), ("client_secret", auth.client_secret)],
+    )
+    headers["Content-Length"] = str(len(body))
+    return uri, headers, body
+
+
+class _TikTokOAuth2Session(OAuth2Session):  # type: ignore[misc]
+    """Authlib's session, stateless between calls so threads can share it.
+
+    Authlib keeps the last token on the session (``self.token``); a client
+    shared by many users' requests must not, or one thread could read back
+    another's token. Requests go through ``transport`` when one is given, so
+    its adapters (retries, proxies, test doubles) apply.
+    """
+
+    def __init__(self, transport: requests.Session | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._transport = transport
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> Any:
+        if self._transport is not None:
+            return self._transport.send(request, **kwargs)
+        return super().send(request, **kwargs)
+
+    def parse_response_token(self, resp: requests.Response) -> dict[str, Any]:
+        return _token_body(resp)
+
+    def _refresh_token(
+        self,
+        url: str,
+        refresh_token: str | None = None,
+        body: str = "",
+        headers: dict[str, str] | None = None,
+        auth: Any = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        resp = self._http_post(url, body=body, auth=auth, headers=headers, **kwargs)
+        return _token_body(resp)
+
+
+class VideoPage:
+    """One page of :meth:`TikTokClient.list_videos`."""
+
+    __slots__ = ("cursor", "has_more", "videos")
+
+    def __init__(
+        self, videos: list[dict[str, Any]], cursor: int | None, has_more: bool
+    ) -> None:
+        #: The videos on this page, each a dict of the requested fields.
+        self.videos = videos
+        #: Pass to the next call to continue after this page.
+        self.cursor = cursor
+        #: Whether TikTok says more videos follow.
+        self.has_more = has_more
+
+    def __repr__(self) -> str:
+        return (
+            f"<VideoPage videos={len(self.videos)} cursor={self.cursor!r}"
+            f" has_more={self.has_more}>"
+        )
+
+
+class TikTokClient:
+    """A TikTok Login Kit (v2) client for one app.
+
+    One instance serves every user and thread: it holds a pooled HTTP session
+    and no per-user state. Every call has a timeout of ``timeout`` seconds.
+
+    :param client_key: the app's client key (TikTok's name for a client id).
+    :param client_secret: the app's client secret.
+    :param redirect_uri: the registered redirect URI, matched exactly by TikTok
+        (``None`` when every call passes its own).
+    :param pkce: ``"hex"`` (TikTok's documented form) or ``"S256"`` (base64url).
+    :param session: a ``requests.Session`` whose adapters carry the requests.
+    """
+
+    def __init__(
+        self,
+        client_key: str,
+        client_secret: str,
+        redirect_uri: str | None,
+        *,
+        authorization_url: str = AUTHORIZATION_URL,
+        token_url: str = TOKEN_URL,
+        revoke_url: str = REVOKE_URL,
+        api_base_url: str = API_BASE_URL,
+        pkce: PKCEMethod = "hex",
+        timeout: float = 10.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not client_key or not client_secret:
+            raise ValueError("TikTokClient needs a client_key and a client_secret")
+        if pkce not in ("hex", "S256"):
+            raise ValueError(f"pkce must be 'hex' or 'S256', not {pkce!r}")
+        self.client_key = client_key
+        self.redirect_uri = redirect_uri
+        self.authorization_url = authorization_url
+        self.token_url = token_url
+        self.revoke_url = revoke_url
+        self.api_base_url = (
+            api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+        )
+        self.pkce: PKCEMethod = pkce
+        self.timeout = timeout
+        self._oauth = _TikTokOAuth2Session(
+            session,
+            client_id=client_key,
+            client_secret=client_secret,
+            token_endpoint_auth_method=CLIENT_AUTH_METHOD,
+            revocation_endpoint_auth_method=CLIENT_AUTH_METHOD,
+            redirect_uri=redirect_uri,
+            default_timeout=timeout,
+        )
+        self._oauth.register_client_auth_method((CLIENT_AUTH_METHOD, _client_key_post))
+        self._oauth.headers["User-Agent"] = "flask-tiktok"
+
+    def __repr__(self) -> str:
+        return f"<TikTokClient client_key={self.client_key!r}>"
+
+    @property
+    def http(self) -> requests.Session:
+        """The pooled HTTP session every call goes through."""
+        return self._oauth
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._oauth.close()
+
+    def create_authorization_url(
+        self,
+        state: str,
+        scopes: Sequence[str],
+        *,
+        code_verifier: str,
+        disable_auto_auth: bool | None = None,
+        redirect_uri: str | None = None,
+    ) -> str:
+        """The URL of TikTok's consent page.
+
+        ``scopes`` are joined with commas, as TikTok wants. The PKCE challenge of
+        ``code_verifier`` is always sent; keep the verifier for
+        :meth:`validate_authorization_code`. ``redirect_uri`` overrides the
+        client's for this login (pass the same one to the validation).
+        """
+        scope = _join_scopes(scopes)
+        params = [
+            ("client_key", self.client_key),
+            ("response_type", "code"),
+            ("scope", scope),
+            ("redirect_uri", self._redirect_uri(redirect_uri)),
+            ("state", state),
+            ("code_challenge", create_code_challenge(code_verifier, self.pkce)),
+            ("code_challenge_method", "S256"),
+        ]
+        if disable_auto_auth is not None:
+            params.append(("disable_auto_auth", "1" if disable_auto_auth else "0"))
+        separator = "&" if "?" in self.authorization_url else "?"
+        return self.authorization_url + separator + urlencode(params)
+
+    def validate_authorization_code(
+        self, code: str, *, code_verifier: str, redirect_uri: str | None = None
+    ) -> OAuth2Tokens:
+        """Exchange the callback's ``code`` for tokens."""
+        body = self._fetch(
+            self._oauth.fetch_token,
+            self.token_url,
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=self._redirect_uri(redirect_uri),
+            code_verifier=code_verifier,
+        )
+        return OAuth2Tokens(body)
+
+    def refresh_access_token(self, refresh_token: str) -> OAuth2Tokens:
+        """Trade a refresh token for new tokens.
+
+        TikTok rotates refresh tokens: store the returned pair, the one passed
+        in stops working.
+        """
+        body = self._fetch(
+            self._oauth.refresh_token, self.token_url, refresh_token=refresh_token
+        )
+        return OAuth2Tokens(body)
+
+    def revoke_token(self, access_token: str) -> None:
+        """Revoke the authorization the access token belongs to."""
+        resp = self._fetch(
+            self._oauth.revoke_token, self.revoke_url, token=access_token
+        )
+        body = _json_object(resp)
+        if body is None:
+            raise UnexpectedResponseError(resp.status_code, resp.text)
+        _raise_for_oauth_error(body)
+        if not resp.ok:
+            raise UnexpectedResponseError(resp.status_code, resp.text)
+
+    def get_user_info(self, access_token: str, fields: Iterable[str]) -> dict[str, Any]:
+        """The user's profile: ``GET user/info/`` with only ``fields``."""
+        data = self.api_request(
+            "GET",
+            "user/info/",
+            access_token,
+            params={"fields": ",".join(fields)},
+        )
+        user = data.get("user")
+        if not isinstance(user, dict):
+            raise UnexpectedResponseError(200, json.dumps(data)[:1000])
+        return user
+
+    def list_videos(
+        self,
+        access_token: str,
+        fields: Iterable[str],
+        *,
+        cursor: int | None = None,
+        max_count: int = 20,
+    ) -> VideoPage:
+        """One page of the user's public videos, newest first (``video.list``).
+
+        TikTok may return fewer than ``max_count`` videos while ``has_more`` is
+        still true; follow ``cursor`` (or use :meth:`iter_videos`).
+        """
+        if not 1 <= max_count <= 20:
+            raise ValueError("max_count is 1 to 20 (TikTok's page size limit)")
+        body: dict[str, Any] = {"max_count": max_count}
+        if cursor is not None:
+            body["cursor"] = cursor
+        data = self.api_request(
+            "POST",
+            "video/list/",
+            access_token,
+            params={"fields": ",".join(fields)},
+            json=body,
+        )
+        return _video_page(data)
+
+    def iter_videos(
+        self,
+        access_token: str,
+        fields: Iterable[str],
+        *,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every video of the user, following the cursor, at most ``limit``."""
+        wanted = list(fields)
+        cursor: int | None = None
+        seen = 0
+        while limit is None or seen < limit:
+            page = self.list_videos(access_token, wanted, cursor=cursor)
+            for video in page.videos:
+                if limit is not None and seen >= limit:
+                    return
+                seen += 1
+                yield video
+            if not page.has_more or page.cursor is None or page.cursor == cursor:
+                return
+            cursor = page.cursor
+
+    def query_videos(
+        self,
+        access_token: str,
+        video_ids: Iterable[str],
+        fields: Iterable[str],
+    ) -> list[dict[str, Any]]:
+        """The user's videos among ``video_ids`` (asked 20 ids a call)."""
+        ids = list(video_ids)
+        wanted = ",".join(fields)
+        videos: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 20):
+            data = self.api_request(
+                "POST",
+                "video/query/",
+                access_token,
+                params={"fields": wanted},
+                json={"filters": {"video_ids": ids[start : start + 20]}},
+            )
+            videos.extend(_video_page(data).videos)
+        return videos
+
+    def api_request(
+        self, method: str, path: str, access_token: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Call a resource API ``path`` (relative to the API base URL).
+
+        Returns the envelope's ``data``; TikTok's error envelope raises
+        :class:`TikTokAPIError`.
+        """
+        resp = self.send(method, path, access_token, **kwargs)
+        return parse_api_response(resp)
+
+    def send(
+        self, method: str, path: str, access_token: str, **kwargs: Any
+    ) -> requests.Response:
+        """Send a request to a resource API with the Bearer token attached.
+
+        ``path`` is relative to the API base URL. Connection failures raise
+        :class:`TikTokFetchError`; the response is returned as it is.
+        """
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Authorization"] = f"Bearer {access_token}"
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response: requests.Response = self._oauth.request(
+                method,
+                self.api_url(path),
+                headers=headers,
+                withhold_token=True,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            raise TikTokFetchError(exc) from exc
+        return response
+
+    def api_url(self, path: str) -> str:
+        """``path`` joined to the API base URL (an absolute URL stays as it is)."""
+        if path.startswith(("https://", "http://")):
+            return path
+        return self.api_base_url + path.lstrip("/")
+
+    def _redirect_uri(self, override: str | None) -> str:
+        uri = override or self.redirect_uri
+        if not uri:
+            raise ValueError(
+                "no redirect_uri: give one to TikTokClient or to this call"
+            )
+        return uri
+
+    def _fetch(self, call: Any, url: str, **kwargs: Any) -> Any:
+        try:
+            return call(url, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise TikTokFetchError(exc) from exc
+
+
+def parse_api_response(resp: requests.Response) -> dict[str, Any]:
+    """The ``data`` of a TikTok API answer, or the error it carries.
+
+    TikTok's resource APIs answer ``{"data": {...}, "error": {"code": "ok"}}``;
+    any other ``error.code`` raises :class:`TikTokAPIError`, and an answer that
+    is not such an envelope (an HTML gateway page) raises
+    :class:`UnexpectedResponseError`.
+    """
+    body = _json_object(resp)
+    if body is None:
+        raise UnexpectedResponseError(resp.status_code, resp.text)
+    error = body.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    if error is not None and code != "ok":
+        raise TikTokAPIError.from_envelope(error, resp.status_code, _retry_after(resp))
+    if not resp.ok:
+        raise UnexpectedResponseError(resp.status_code, resp.text)
+    data = body.get("data")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UnexpectedResponseError(resp.status_code, resp.text)
+    return data
+
+
+def _join_scopes(scopes: Sequence[str]) -> str:
+    if isinstance(scopes, str):
+        raise TypeError("scopes is a list of scope names, not a string")
+    cleaned = [s.strip() for s in scopes]
+    if not cleaned or any(not s or "," in s or " " in s for s in cleaned):
+        raise ValueError(f"invalid scopes {list(scopes)!r}")
+    return ",".join(dict.fromkeys(cleaned))
+
+
+def _json_object(resp: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = json.loads(resp.content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _raise_for_oauth_error(body: Mapping[str, Any]) -> None:
+    error = body.get("error")
+    if isinstance(error, dict):
+        # Some TikTok endpoints use the API envelope even for OAuth errors.
+        code = error.get("code")
+        if code and code != "ok":
+            raise OAuth2RequestError(
+                str(code), _opt_str(error.get("message")), _opt_str(error.get("log_id"))
+            )
+    elif error:
+        raise OAuth2RequestError(
+            str(error),
+            _opt_str(body.get("error_description")),
+            _opt_str(body.get("log_id")),
+        )
+
+
+def _token_body(resp: requests.Response) -> dict[str, Any]:
+    body = _json_object(resp)
+    if body is None:
+        raise UnexpectedResponseError(resp.status_code, resp.text)
+    _raise_for_oauth_error(body)
+    token = body.get("access_token")
+    if not resp.ok or not isinstance(token, str) or not token:
+        raise UnexpectedResponseError(resp.status_code, _redacted(body))
+    return body
+
+
+def _redacted(body: Mapping[str, Any]) -> str:
+    return json.dumps({k: "<redacted>" if "token" in k else v for k, v in body.items()})
+
+
+def _video_page(data: Mapping[str, Any]) -> VideoPage:
+    videos = data.get("videos") or []
+    if not isinstance(videos, list) or not all(isinstance(v, dict) for v in videos):
+        raise UnexpectedResponseError(200, json.dumps(data)[:1000])
+    cursor = data.get("cursor")
+    return VideoPage(
+        videos,
+        cursor if isinstance(cursor, int) and not isinstance(cursor, bool) else None,
+        bool(data.get("has_more")),
+    )
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)

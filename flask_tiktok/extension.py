@@ -1,0 +1,167 @@
+"""The ``TikTok`` Flask extension."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import requests
+from flask import Flask, current_app, has_request_context
+
+from .api import TikTokAPISession
+from .client import API_BASE_URL, AUTHORIZATION_URL, REVOKE_URL, TOKEN_URL, TikTokClient
+from .refresh import TokenRefresher
+from .signals import tiktok_logged_out, tiktok_token_refreshed
+from .state import EXTENSION_KEY, Settings, TikTokState, get_state
+from .storage import BaseStorage, SessionStorage
+from .tokens import OAuth2Tokens
+from .user import current_tiktok_user
+from .views import blueprint
+
+__all__ = ["TikTok"]
+
+#: Default video fields for :meth:`TikTok.videos`.
+DEFAULT_VIDEO_FIELDS = ("id", "title", "cover_image_url", "share_url", "create_time")
+
+
+class TikTok:
+    """Log in with TikTok for a Flask app.
+
+    ``TikTok(app)``, or ``tiktok = TikTok()`` then ``tiktok.init_app(app)`` in
+    an app factory. One instance may serve several apps; each gets its own
+    client, storage and settings, and nothing is kept on ``self`` but the
+    options given here.
+
+    :param storage: where logins are kept (default: :class:`SessionStorage`,
+        the Flask session).
+    :param session: a ``requests.Session`` whose adapters carry every call to
+        TikTok (retries, proxies, test doubles).
+    :param refresh_leeway: seconds before expiry at which a token is refreshed.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        storage: BaseStorage | None = None,
+        session: requests.Session | None = None,
+        refresh_leeway: float = 60.0,
+    ) -> None:
+        self._storage = storage
+        self._session = session
+        self._refresh_leeway = refresh_leeway
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Register the extension, its blueprint and its config defaults."""
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                "A 'TikTok' instance is already registered on this app. Call"
+                " TikTok(app) or init_app(app) once, and import that instance"
+                " where it is needed."
+            )
+        config = app.config
+        config.setdefault("TIKTOK_SCOPES", ["user.info.basic"])
+        config.setdefault("TIKTOK_REDIRECT_URI", None)
+        config.setdefault("TIKTOK_URL_PREFIX", "/tiktok")
+        config.setdefault("TIKTOK_LOGIN_REDIRECT", "/")
+        config.setdefault("TIKTOK_USER_FIELDS", None)
+        config.setdefault("TIKTOK_PKCE", "hex")
+        config.setdefault("TIKTOK_AUTHORIZATION_URL", AUTHORIZATION_URL)
+        config.setdefault("TIKTOK_TOKEN_URL", TOKEN_URL)
+        config.setdefault("TIKTOK_REVOKE_URL", REVOKE_URL)
+        config.setdefault("TIKTOK_API_BASE_URL", API_BASE_URL)
+        config.setdefault("TIKTOK_HTTP_TIMEOUT", 10)
+        config.setdefault("TIKTOK_CLIENT_SECRET_FALLBACKS", [])
+        config.setdefault("TIKTOK_WEBHOOK_TOLERANCE", 300)
+        settings = Settings.from_config(config)
+
+        client = TikTokClient(
+            settings.client_key,
+            settings.client_secret,
+            settings.redirect_uri,
+            authorization_url=config["TIKTOK_AUTHORIZATION_URL"],
+            token_url=config["TIKTOK_TOKEN_URL"],
+            revoke_url=config["TIKTOK_REVOKE_URL"],
+            api_base_url=config["TIKTOK_API_BASE_URL"],
+            pkce="S256" if settings.pkce == "S256" else "hex",
+            timeout=settings.timeout,
+            session=self._session,
+        )
+        storage = self._storage or SessionStorage()
+
+        def refreshed(open_id: str, tokens: OAuth2Tokens) -> None:
+            tiktok_token_refreshed.send(app, open_id=open_id, tokens=tokens)
+
+        def refused(open_id: str, reason: str) -> None:
+            if has_request_context():
+                get_state(app).forget_current()
+            tiktok_logged_out.send(app, open_id=open_id, reason=reason)
+
+        refresher = TokenRefresher(
+            client,
+            storage,
+            leeway=self._refresh_leeway,
+            on_refreshed=refreshed,
+            on_refused=refused,
+        )
+        app.extensions[EXTENSION_KEY] = TikTokState(
+            self, settings, client, storage, refresher
+        )
+        app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
+        app.context_processor(_template_context)
+
+    @property
+    def client(self) -> TikTokClient:
+        """The current app's :class:`TikTokClient`."""
+        return get_state().client
+
+    @property
+    def storage(self) -> BaseStorage:
+        """The current app's storage backend."""
+        return get_state().storage
+
+    @property
+    def api(self) -> TikTokAPISession:
+        """A requests-style session calling TikTok as the current user.
+
+        Paths are relative to ``TIKTOK_API_BASE_URL``; the Bearer token is
+        attached and refreshed first when it has expired. With nobody logged
+        in (or a refresh TikTok refused) a call raises
+        :class:`~flask_tiktok.TikTokLoginRequired`, which the extension answers
+        like an anonymous request to a protected route.
+        """
+        state = get_state()
+        return TikTokAPISession(state.client, state.current_tokens)
+
+    def videos(
+        self, fields: Iterable[str] | None = None, *, limit: int | None = 20
+    ) -> list[dict[str, Any]]:
+        """The current user's public videos, newest first (scope ``video.list``).
+
+        Follows TikTok's cursor across pages (which may be short) until
+        ``limit`` videos (``None``: all of them). Goes through :attr:`api`, so
+        the token is refreshed when needed.
+        """
+        wanted = list(fields or DEFAULT_VIDEO_FIELDS)
+        api = self.api
+        token = api.access_token
+        return list(api.client.iter_videos(token, wanted, limit=limit))
+
+    def logout_user(self, reason: str = "logout") -> None:
+        """Forget the current request's user without asking TikTok anything."""
+        state = get_state()
+        user = state.current_user()
+        state.storage.delete()
+        state.forget_current()
+        if user is not None:
+            tiktok_logged_out.send(
+                current_app._get_current_object(),  # type: ignore[attr-defined]
+                open_id=user.open_id,
+                reason=reason,
+            )
+
+
+def _template_context() -> dict[str, Any]:
+    return {"current_tiktok_user": current_tiktok_user}

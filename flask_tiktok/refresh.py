@@ -1,0 +1,119 @@
+"""Single-flight token refresh: one call to TikTok per expired token.
+
+TikTok rotates refresh tokens, so two requests that refresh the same token
+race: the second spends a dead token and its user is logged out. Refreshes of
+one user run under the storage's lock; inside it the tokens are re-read, and a
+short-lived record of "old refresh token -> new tokens" serves requests that
+still carry the old token (a cookie sent before the first refresh answered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import NoReturn
+
+from .client import TikTokClient
+from .errors import OAuth2RequestError, TikTokLoginRequired
+from .storage import BaseStorage
+from .tokens import OAuth2Tokens
+
+__all__ = ["TokenRefresher"]
+
+
+class _RotationRecord:
+    """Recently rotated refresh tokens (by hash) and what replaced them."""
+
+    def __init__(self, ttl: float, size: int) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._entries: OrderedDict[str, tuple[float, OAuth2Tokens]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(refresh_token: str) -> str:
+        return hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+
+    def get(self, refresh_token: str) -> OAuth2Tokens | None:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(self._key(refresh_token))
+        if entry is None or entry[0] < now:
+            return None
+        return entry[1]
+
+    def put(self, refresh_token: str, tokens: OAuth2Tokens) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._entries[self._key(refresh_token)] = (now + self._ttl, tokens)
+            while self._entries and (
+                len(self._entries) > self._size
+                or next(iter(self._entries.values()))[0] < now
+            ):
+                self._entries.popitem(last=False)
+
+
+class TokenRefresher:
+    """Returns a user's valid access token, refreshing at most once.
+
+    ``on_refreshed(open_id, tokens)`` runs after a refresh is stored;
+    ``on_refused(open_id, reason)`` runs when the login cannot go on (TikTok
+    refused the refresh token, or it expired), after which
+    :class:`~flask_tiktok.errors.TikTokLoginRequired` is raised.
+    """
+
+    def __init__(
+        self,
+        client: TikTokClient,
+        storage: BaseStorage,
+        *,
+        leeway: float = 60.0,
+        on_refreshed: Callable[[str, OAuth2Tokens], None] | None = None,
+        on_refused: Callable[[str, str], None] | None = None,
+        rotation_ttl: float = 300.0,
+    ) -> None:
+        self.client = client
+        self.storage = storage
+        self.leeway = leeway
+        self._on_refreshed = on_refreshed
+        self._on_refused = on_refused
+        self._rotated = _RotationRecord(rotation_ttl, 10_000)
+
+    def ensure_fresh(self, open_id: str, tokens: OAuth2Tokens) -> OAuth2Tokens:
+        """``tokens`` if still valid, else the refreshed pair (stored)."""
+        if not tokens.access_token_expired(self.leeway):
+            return tokens
+        with self.storage.refresh_lock(open_id):
+            current = self.storage.get_tokens(open_id) or tokens
+            if not current.access_token_expired(self.leeway):
+                return current
+            refresh_token = current.refresh_token
+            rotated = self._rotated.get(refresh_token) if refresh_token else None
+            if rotated is not None:
+                self.storage.set_tokens(open_id, rotated)
+                return rotated
+            if refresh_token is None or current.refresh_token_expired():
+                self._refuse(open_id, "refresh_expired")
+            try:
+                fresh = self.client.refresh_access_token(refresh_token)
+            except OAuth2RequestError:
+                self._refuse(open_id, "refresh_refused")
+            if fresh.refresh_token is None:
+                # TikTok always rotates; keep the old one if an answer omits it.
+                fresh = OAuth2Tokens(
+                    fresh.data | {"refresh_token": refresh_token}, fresh.issued_at
+                )
+            self._rotated.put(refresh_token, fresh)
+            self.storage.set_tokens(open_id, fresh)
+        if self._on_refreshed is not None:
+            self._on_refreshed(open_id, fresh)
+        return fresh
+
+    def _refuse(self, open_id: str, reason: str) -> NoReturn:
+        self.storage.delete(open_id)
+        if self._on_refused is not None:
+            self._on_refused(open_id, reason)
+        raise TikTokLoginRequired(f"TikTok login ended: {reason}")

@@ -1,0 +1,43 @@
+"""Blinker signals sent by flask-tiktok; the sender is the Flask app."""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+__all__ = [
+    "tiktok_authorization_removed",
+    "tiktok_logged_in",
+    "tiktok_logged_out",
+    "tiktok_login_failed",
+    "tiktok_token_refreshed",
+    "tiktok_webhook_received",
+]
+
+_signals = Namespace()
+
+#: A user logged in. Keyword arguments: ``user`` (:class:`~flask_tiktok.TikTokUser`)
+#: and ``tokens`` (:class:`~flask_tiktok.OAuth2Tokens`).
+tiktok_logged_in = _signals.signal("tiktok-logged-in")
+
+#: A login did not complete. Keyword arguments: ``error`` (a short code such as
+#: ``access_denied``, ``invalid_state``, ``token_error``, ``tiktok_unreachable``),
+#: ``description`` and ``exception`` (the :class:`~flask_tiktok.TikTokError`, or
+#: ``None``).
+tiktok_login_failed = _signals.signal("tiktok-login-failed")
+
+#: A user's login ended. Keyword arguments: ``open_id`` and ``reason``
+#: (``logout``, ``refresh_refused``, ``refresh_expired`` or
+#: ``authorization_removed``).
+tiktok_logged_out = _signals.signal("tiktok-logged-out")
+
+#: A user's tokens were refreshed (the refresh token rotated). Keyword
+#: arguments: ``open_id`` and ``tokens``.
+tiktok_token_refreshed = _signals.signal("tiktok-token-refreshed")
+
+#: A webhook event with a valid signature arrived (once per delivery id).
+#: Keyword argument: ``event`` (the parsed body, ``content`` decoded).
+tiktok_webhook_received = _signals.signal("tiktok-webhook-received")
+
+#: TikTok said a user removed the app's authorization. Keyword arguments:
+#: ``open_id`` and ``reason`` (TikTok's reason number).
+tiktok_authorization_removed = _signals.signal("tiktok-authorization-removed")

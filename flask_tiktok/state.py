@@ -1,0 +1,148 @@
+"""Per-app state: settings read from config, the client, storage, refresher."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app, g
+
+from .client import TikTokClient
+from .refresh import TokenRefresher
+from .storage import BaseStorage, StoredUser
+from .tokens import OAuth2Tokens
+
+if TYPE_CHECKING:
+    from .extension import TikTok
+
+__all__ = ["Settings", "TikTokState", "get_state"]
+
+EXTENSION_KEY = "tiktok"
+
+
+def _scope_list(key: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, Sequence) or not all(isinstance(s, str) for s in value):
+        raise ValueError(f"{key} is a list of scope names, not {value!r}")
+    scopes = [s.strip() for s in value if s.strip()]
+    if not scopes:
+        raise ValueError(f"{key} must name at least one scope")
+    return scopes
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``TIKTOK_*`` configuration of one app, checked once."""
+
+    client_key: str
+    client_secret: str
+    scopes: list[str]
+    redirect_uri: str | None
+    url_prefix: str
+    login_redirect: str
+    user_fields: list[str] | None
+    pkce: str
+    timeout: float
+    secret_fallbacks: list[str]
+    webhook_tolerance: float
+
+    @classmethod
+    def from_config(cls, config: Any) -> Settings:
+        """Read and check the app's config (defaults already set)."""
+        missing = [
+            key
+            for key in ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET")
+            if not config.get(key)
+        ]
+        if missing:
+            raise RuntimeError(
+                f"flask-tiktok needs {' and '.join(missing)} in app.config: the"
+                " client key and secret of your app on developers.tiktok.com"
+                " (set them before calling TikTok(app) or init_app)."
+            )
+        pkce = config["TIKTOK_PKCE"]
+        if pkce not in ("hex", "S256"):
+            raise ValueError(f"TIKTOK_PKCE must be 'hex' or 'S256', not {pkce!r}")
+        fields = config["TIKTOK_USER_FIELDS"]
+        return cls(
+            client_key=str(config["TIKTOK_CLIENT_KEY"]),
+            client_secret=str(config["TIKTOK_CLIENT_SECRET"]),
+            scopes=_scope_list("TIKTOK_SCOPES", config["TIKTOK_SCOPES"]),
+            redirect_uri=config["TIKTOK_REDIRECT_URI"],
+            url_prefix=config["TIKTOK_URL_PREFIX"],
+            login_redirect=config["TIKTOK_LOGIN_REDIRECT"],
+            user_fields=None
+            if fields is None
+            else _scope_list("TIKTOK_USER_FIELDS", fields),
+            pkce=pkce,
+            timeout=float(config["TIKTOK_HTTP_TIMEOUT"]),
+            secret_fallbacks=list(config["TIKTOK_CLIENT_SECRET_FALLBACKS"]),
+            webhook_tolerance=float(config["TIKTOK_WEBHOOK_TOLERANCE"]),
+        )
+
+
+class TikTokState:
+    """What :meth:`TikTok.init_app` keeps in ``app.extensions["tiktok"]``."""
+
+    def __init__(
+        self,
+        extension: TikTok,
+        settings: Settings,
+        client: TikTokClient,
+        storage: BaseStorage,
+        refresher: TokenRefresher,
+    ) -> None:
+        #: The :class:`~flask_tiktok.TikTok` instance registered on the app.
+        self.extension = extension
+        #: The app's checked ``TIKTOK_*`` settings.
+        self.settings = settings
+        #: The app's :class:`~flask_tiktok.TikTokClient`.
+        self.client = client
+        #: Where logins are kept.
+        self.storage = storage
+        #: Refreshes tokens once per expiry.
+        self.refresher = refresher
+
+    def current_user(self) -> StoredUser | None:
+        """The request's stored user (cached on ``g``)."""
+        if "_tiktok_stored_user" not in g:
+            g._tiktok_stored_user = self.storage.get_user()
+        user: StoredUser | None = g._tiktok_stored_user
+        return user
+
+    def current_tokens(self) -> OAuth2Tokens | None:
+        """The request user's valid tokens, refreshed if needed (once a request)."""
+        tokens: OAuth2Tokens | None = g.get("_tiktok_tokens")
+        if tokens is not None and not tokens.access_token_expired(
+            self.refresher.leeway
+        ):
+            return tokens
+        user = self.current_user()
+        if user is None:
+            return None
+        tokens = self.storage.get_tokens(user.open_id)
+        if tokens is None:
+            return None
+        tokens = self.refresher.ensure_fresh(user.open_id, tokens)
+        g._tiktok_tokens = tokens
+        return tokens
+
+    def forget_current(self) -> None:
+        """Drop what this request cached about its user."""
+        for name in ("_tiktok_stored_user", "_tiktok_tokens", "_tiktok_user"):
+            g.pop(name, None)
+
+
+def get_state(app: Flask | None = None) -> TikTokState:
+    """The state of ``app`` (default: the current app), with a helpful error."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        state: TikTokState = app.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "flask-tiktok is not registered on this app: call TikTok(app) or"
+            " tiktok.init_app(app) first."
+        ) from None
+    return state

@@ -1,0 +1,181 @@
+"""Where a user's TikTok login (tokens and profile) is kept.
+
+:class:`SessionStorage`, the default, keeps it in Flask's session: the profile
+signed (cheap to read on every request), the tokens encrypted. Server-side
+backends implement :class:`BaseStorage`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from flask import current_app, has_request_context, session
+
+from .crypto import TokenCipher
+from .tokens import OAuth2Tokens
+
+__all__ = ["BaseStorage", "SessionStorage", "StoredUser"]
+
+
+@dataclass
+class StoredUser:
+    """What is known of a logged-in user without touching their tokens."""
+
+    #: TikTok's id of the user for this app.
+    open_id: str
+    #: The scopes the user granted.
+    scopes: list[str] = field(default_factory=list)
+    #: The fields ``user/info/`` returned at login.
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+class BaseStorage(ABC):
+    """The interface every storage backend implements.
+
+    A backend must be safe to share between threads. ``get_user`` runs on
+    every protected request, so it must not decrypt tokens or call TikTok;
+    ``get_tokens`` runs only when a request calls TikTok.
+
+    Refresh contract: :meth:`refresh_lock` serialises refreshes of one user.
+    Inside it the refresher re-reads :meth:`get_tokens` and skips the call to
+    TikTok when another holder of the lock already refreshed. The default lock
+    serialises threads of one process; a backend shared by several processes
+    overrides it with a lock they all see (a row lock, an advisory lock) and
+    sets :attr:`shared` to true.
+    """
+
+    #: Whether every process sees the same tokens (a database, a cache).
+    shared: bool = False
+
+    _stripes: ClassVar[list[threading.Lock]] = [threading.Lock() for _ in range(64)]
+
+    @abstractmethod
+    def get_user(self) -> StoredUser | None:
+        """The current request's user, or ``None``."""
+
+    @abstractmethod
+    def get_tokens(self, open_id: str) -> OAuth2Tokens | None:
+        """The user's tokens, or ``None`` when none are stored."""
+
+    @abstractmethod
+    def set(self, user: StoredUser, tokens: OAuth2Tokens) -> None:
+        """Store a login and make it the current request's user."""
+
+    @abstractmethod
+    def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
+        """Replace the user's tokens after a refresh."""
+
+    @abstractmethod
+    def delete(self, open_id: str | None = None) -> None:
+        """Forget a user (the current request's one when ``open_id`` is None)."""
+
+    @contextmanager
+    def refresh_lock(self, open_id: str) -> Iterator[None]:
+        """Hold the lock under which ``open_id``'s tokens are refreshed."""
+        lock = self._stripes[zlib.crc32(open_id.encode("utf-8")) % len(self._stripes)]
+        with lock:
+            yield
+
+
+_KEY = "_tiktok"
+
+
+class SessionStorage(BaseStorage):
+    """Keeps the login in Flask's session (by default a signed cookie).
+
+    The profile and granted scopes are stored as they are: Flask signs the
+    cookie, so they cannot be forged, and reading them costs no decryption.
+    The tokens are encrypted with a key derived from ``SECRET_KEY`` (see
+    :class:`~flask_tiktok.crypto.TokenCipher`); whoever reads the cookie sees
+    no TikTok token. Only the current request's user can be read or written.
+    """
+
+    def get_user(self) -> StoredUser | None:
+        record = session.get(_KEY) if has_request_context() else None
+        if not isinstance(record, dict):
+            return None
+        profile = record.get("u")
+        if not isinstance(profile, dict) or not isinstance(profile.get("open_id"), str):
+            return None
+        return StoredUser(
+            profile["open_id"], str(record.get("s", "")).split(","), profile
+        )
+
+    def get_tokens(self, open_id: str) -> OAuth2Tokens | None:
+        user = self.get_user()
+        record = session.get(_KEY) if user and user.open_id == open_id else None
+        if not record or not isinstance(record.get("t"), str):
+            return None
+        plain = _cipher().decrypt(record["t"], open_id)
+        if plain is None:
+            return None
+        access, refresh, expires_in, refresh_expires_in, issued_at = json.loads(plain)
+        data: dict[str, Any] = {
+            "access_token": access,
+            "open_id": open_id,
+            "scope": record.get("s", ""),
+            "token_type": "Bearer",
+        }
+        if refresh:
+            data["refresh_token"] = refresh
+        if expires_in is not None:
+            data["expires_in"] = expires_in
+        if refresh_expires_in is not None:
+            data["refresh_expires_in"] = refresh_expires_in
+        return OAuth2Tokens(data, issued_at)
+
+    def set(self, user: StoredUser, tokens: OAuth2Tokens) -> None:
+        session[_KEY] = {
+            "u": user.profile | {"open_id": user.open_id},
+            "s": ",".join(user.scopes),
+            "t": _seal(user.open_id, tokens),
+        }
+
+    def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
+        user = self.get_user()
+        if user is None or user.open_id != open_id:
+            return
+        record = dict(session[_KEY])
+        record["t"] = _seal(open_id, tokens)
+        if tokens.scopes:
+            record["s"] = ",".join(tokens.scopes)
+        session[_KEY] = record
+
+    def delete(self, open_id: str | None = None) -> None:
+        if not has_request_context():
+            return
+        user = self.get_user()
+        if open_id is None or (user is not None and user.open_id == open_id):
+            session.pop(_KEY, None)
+
+
+def _seal(open_id: str, tokens: OAuth2Tokens) -> str:
+    compact = [
+        tokens.access_token,
+        tokens.refresh_token,
+        tokens.data.get("expires_in"),
+        tokens.data.get("refresh_expires_in"),
+        int(tokens.issued_at),
+    ]
+    return _cipher().encrypt(
+        json.dumps(compact, separators=(",", ":")).encode(), open_id
+    )
+
+
+def _cipher() -> TokenCipher:
+    config = current_app.config
+    fallbacks = config.get("SECRET_KEY_FALLBACKS") or ()
+    return _cipher_for((config.get("SECRET_KEY"), *fallbacks))
+
+
+@lru_cache(maxsize=8)
+def _cipher_for(secrets: tuple[str | bytes, ...]) -> TokenCipher:
+    return TokenCipher(secrets)

@@ -1,0 +1,146 @@
+"""The current TikTok user, and the decorator that requires one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any, ClassVar, TypeVar, overload
+
+from flask import current_app, g, has_request_context
+from werkzeug.local import LocalProxy
+
+from .fields import FIELDS_BY_SCOPE
+from .flow import login_required_response, missing_scopes_response
+from .state import get_state
+from .storage import StoredUser
+
+__all__ = [
+    "AnonymousTikTokUser",
+    "TikTokUser",
+    "current_tiktok_user",
+    "tiktok_login_required",
+]
+
+_KNOWN_FIELDS = frozenset(f for fields in FIELDS_BY_SCOPE.values() for f in fields)
+
+
+class TikTokUser:
+    """A logged-in TikTok user.
+
+    Each field fetched at login is an attribute (``display_name``,
+    ``avatar_url``, ``follower_count``, ...); a known field that was not
+    fetched is ``None``.
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, stored: StoredUser) -> None:
+        self._stored = stored
+
+    def __repr__(self) -> str:
+        return f"<TikTokUser {self.open_id!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _KNOWN_FIELDS:
+            return self._stored.profile.get(name)
+        raise AttributeError(name)
+
+    @property
+    def open_id(self) -> str:
+        """TikTok's id of this user for this app."""
+        return self._stored.open_id
+
+    @property
+    def scopes(self) -> list[str]:
+        """The scopes the user granted."""
+        return self._stored.scopes
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """Every field ``user/info/`` returned at login."""
+        return self._stored.profile
+
+    def has_scopes(self, *scopes: str) -> bool:
+        """Whether the user granted every one of ``scopes``."""
+        return set(scopes) <= set(self.scopes)
+
+
+class AnonymousTikTokUser:
+    """Nobody is logged in: every profile field is ``None``."""
+
+    is_authenticated = False
+    is_anonymous = True
+    open_id = None
+    scopes: ClassVar[list[str]] = []
+    profile: ClassVar[dict[str, Any]] = {}
+
+    def __repr__(self) -> str:
+        return "<AnonymousTikTokUser>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _KNOWN_FIELDS:
+            return None
+        raise AttributeError(name)
+
+    def has_scopes(self, *scopes: str) -> bool:
+        """Always false: nobody granted anything."""
+        return False
+
+
+_ANONYMOUS = AnonymousTikTokUser()
+
+
+def _load_user() -> TikTokUser | AnonymousTikTokUser:
+    if not has_request_context():
+        return _ANONYMOUS
+    user: TikTokUser | AnonymousTikTokUser | None = g.get("_tiktok_user")
+    if user is None:
+        stored = get_state().current_user()
+        user = TikTokUser(stored) if stored is not None else _ANONYMOUS
+        g._tiktok_user = user
+    return user
+
+
+#: The request's user: a :class:`TikTokUser`, or an
+#: :class:`AnonymousTikTokUser` when nobody is logged in. Cached per request;
+#: available in every template.
+current_tiktok_user: TikTokUser | AnonymousTikTokUser = LocalProxy(  # type: ignore[assignment]
+    _load_user
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def tiktok_login_required(func: F) -> F: ...
+@overload
+def tiktok_login_required(
+    func: None = None, *, scopes: Iterable[str] | None = None
+) -> Callable[[F], F]: ...
+def tiktok_login_required(
+    func: F | None = None, *, scopes: Iterable[str] | None = None
+) -> F | Callable[[F], F]:
+    """Require a logged-in TikTok user (who granted ``scopes``) for a view.
+
+    An anonymous request for HTML is redirected to ``tiktok.login`` with
+    ``next`` set to the requested path; one that prefers JSON gets a 401 JSON
+    body. A user who lacks one of ``scopes`` goes back through TikTok asking
+    for the granted scopes plus the missing ones, then returns to the page.
+    """
+    required = tuple(scopes or ())
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = _load_user()
+            if not user.is_authenticated:
+                return login_required_response()
+            missing = [s for s in required if s not in user.scopes]
+            if missing:
+                return missing_scopes_response(user.scopes, missing)
+            return current_app.ensure_sync(view)(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator(func) if func is not None else decorator

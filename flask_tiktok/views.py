@@ -1,0 +1,213 @@
+"""The ``tiktok`` blueprint: login, callback and logout."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, request
+from werkzeug.wrappers import Response
+
+from .errors import (
+    OAuth2RequestError,
+    TikTokAPIError,
+    TikTokError,
+    TikTokFetchError,
+    TikTokLoginRequired,
+)
+from .fields import fields_for_scopes
+from .flow import error_page, login_required_response, start_login, take_flow
+from .redirects import safe_next
+from .signals import tiktok_logged_in, tiktok_logged_out, tiktok_login_failed
+from .state import get_state
+from .storage import StoredUser
+from .user import TikTokUser
+
+__all__ = ["blueprint"]
+
+logger = logging.getLogger("flask_tiktok")
+
+blueprint = Blueprint("tiktok", __name__, template_folder="templates")
+
+
+@blueprint.get("/login")
+def login() -> Response:
+    """Start a login; ``next`` is where to return (a path on this site)."""
+    settings = get_state().settings
+    next_url = safe_next(request.args.get("next"), settings.login_redirect)
+    return start_login(settings.scopes, next_url)
+
+
+_MESSAGES = {
+    "invalid_state": (
+        400,
+        "This login link has expired or was already used",
+        "Please start the login again.",
+    ),
+    "invalid_callback": (
+        400,
+        "TikTok's answer was incomplete",
+        "The login could not be finished. Please try again.",
+    ),
+    "authorization_error": (
+        400,
+        "TikTok did not authorize the login",
+        "TikTok refused the login request.",
+    ),
+    "token_error": (
+        400,
+        "TikTok refused the login",
+        "TikTok did not accept the login. Please try again.",
+    ),
+    "tiktok_unreachable": (
+        504,
+        "TikTok could not be reached",
+        "TikTok did not answer in time. Please try again in a moment.",
+    ),
+    "tiktok_error": (
+        502,
+        "TikTok answered unexpectedly",
+        "Something went wrong on TikTok's side. Please try again in a moment.",
+    ),
+}
+
+
+def login_failed(
+    error: str, description: str | None = None, exception: TikTokError | None = None
+) -> Response:
+    """Send ``tiktok_login_failed`` and render the error page."""
+    status, title, message = _MESSAGES[error]
+    log_id = getattr(exception, "log_id", None)
+    logger.warning("TikTok login failed: %s (%s)", error, exception or description)
+    tiktok_login_failed.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        error=error,
+        description=description,
+        exception=exception,
+    )
+    return error_page(status, title, message, error, log_id)
+
+
+@blueprint.get("/callback")
+def callback() -> Response:
+    """TikTok sends the browser back here with a ``code`` (or an ``error``)."""
+    state = get_state()
+    args = request.args
+    flow = take_flow(args.get("state"))
+    if flow is None:
+        return login_failed("invalid_state", "unknown, used or expired state")
+    if "error" in args:
+        error = args.get("error", "")
+        description = args.get("error_description")
+        if error == "access_denied":
+            tiktok_login_failed.send(
+                current_app._get_current_object(),  # type: ignore[attr-defined]
+                error="access_denied",
+                description=description,
+                exception=None,
+            )
+            flash("TikTok login was cancelled.", "info")
+            return redirect(state.settings.login_redirect)
+        return login_failed("authorization_error", f"{error}: {description}")
+    code = args.get("code")
+    if not code:
+        return login_failed("invalid_callback", "no code in the callback")
+    try:
+        tokens = state.client.validate_authorization_code(
+            code, code_verifier=flow["v"], redirect_uri=flow["r"]
+        )
+        open_id = tokens.open_id
+        if not open_id:
+            return login_failed("tiktok_error", "token response without open_id")
+        fields = state.settings.user_fields or fields_for_scopes(tokens.scopes)
+        profile = state.client.get_user_info(tokens.access_token, fields or ["open_id"])
+    except OAuth2RequestError as exc:
+        return login_failed("token_error", exc.description, exc)
+    except TikTokFetchError as exc:
+        return login_failed("tiktok_unreachable", str(exc), exc)
+    except TikTokError as exc:
+        return login_failed("tiktok_error", str(exc), exc)
+    if profile.get("open_id", open_id) != open_id:
+        return login_failed("tiktok_error", "user info of another user")
+    # A previous user's TikTok data must not survive into this login.
+    state.storage.delete()
+    state.forget_current()
+    user = StoredUser(open_id, tokens.scopes, profile)
+    state.storage.set(user, tokens)
+    tiktok_logged_in.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        user=TikTokUser(user),
+        tokens=tokens,
+    )
+    return redirect(safe_next(flow.get("n"), state.settings.login_redirect))
+
+
+def _same_site_request() -> bool:
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    """End the login: revoke the token at TikTok (best effort), forget it all.
+
+    Only a POST from this site logs out: a GET is refused by the route, and a
+    cross-site ``Origin`` or ``Sec-Fetch-Site: cross-site`` gets 403.
+    """
+    state = get_state()
+    if not _same_site_request():
+        return error_page(
+            403,
+            "Logout refused",
+            "A logout must come from this site.",
+            "cross_site_logout",
+        )
+    user = state.current_user()
+    if user is not None:
+        tokens = state.storage.get_tokens(user.open_id)
+        if tokens is not None:
+            try:
+                state.client.revoke_token(tokens.access_token)
+            except TikTokError as exc:
+                logger.warning(
+                    "TikTok token revocation failed (logging out anyway): %s", exc
+                )
+        state.storage.delete()
+        state.forget_current()
+        tiktok_logged_out.send(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            open_id=user.open_id,
+            reason="logout",
+        )
+    target = request.form.get("next") or request.args.get("next")
+    return redirect(safe_next(target, state.settings.login_redirect))
+
+
+@blueprint.app_errorhandler(TikTokLoginRequired)
+def _handle_login_required(exc: TikTokLoginRequired) -> Response:
+    return login_required_response()
+
+
+@blueprint.app_errorhandler(TikTokError)
+def _handle_tiktok_error(exc: TikTokError) -> Response:
+    log_id = getattr(exc, "log_id", None)
+    logger.warning("TikTok call failed: %s", exc)
+    if isinstance(exc, TikTokFetchError):
+        return error_page(
+            504,
+            "TikTok could not be reached",
+            "Please try again.",
+            "tiktok_unreachable",
+        )
+    code = exc.code if isinstance(exc, TikTokAPIError) else "tiktok_error"
+    return error_page(
+        502,
+        "TikTok answered unexpectedly",
+        "Something went wrong talking to TikTok. Please try again.",
+        code,
+        log_id,
+    )
