@@ -1,0 +1,80 @@
+"""A thread-safe record of the requests the sandbox answered."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal
+
+#: The names :attr:`Call.endpoint` takes.
+Endpoint = Literal[
+    "authorize", "token", "revoke", "user_info", "video_list", "video_query"
+]
+ENDPOINTS: tuple[Endpoint, ...] = (
+    "authorize",
+    "token",
+    "revoke",
+    "user_info",
+    "video_list",
+    "video_query",
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to a TikTok endpoint of the sandbox, as it arrived."""
+
+    #: ``"authorize"``, ``"token"``, ``"revoke"``, ``"user_info"``,
+    #: ``"video_list"`` or ``"video_query"``.
+    endpoint: str
+    method: str
+    path: str
+    #: The query string parameters (last value wins).
+    args: dict[str, str]
+    #: The form body parameters (last value wins).
+    form: dict[str, str]
+    #: The parsed JSON body, or None.
+    json: Any
+    headers: dict[str, str]
+
+    def get(self, name: str) -> Any:
+        """A parameter from the form, else the query, else a JSON object body."""
+        if name in self.form:
+            return self.form[name]
+        if name in self.args:
+            return self.args[name]
+        if isinstance(self.json, dict):
+            return self.json.get(name)
+        return None
+
+
+class CallLog:
+    """An append-only list of :class:`Call` shared between server threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[Call] = []
+
+    def append(self, call: Call) -> None:
+        """Record ``call``."""
+        with self._lock:
+            self._calls.append(call)
+
+    def snapshot(self) -> list[Call]:
+        """A copy of the calls so far, oldest first."""
+        with self._lock:
+            return list(self._calls)
+
+    def filter(self, endpoint: str, **params: Any) -> list[Call]:
+        """The calls to ``endpoint`` whose parameters equal every one of ``params``."""
+        return [
+            call
+            for call in self.snapshot()
+            if call.endpoint == endpoint
+            and all(call.get(name) == value for name, value in params.items())
+        ]
+
+    def clear(self) -> None:
+        """Forget every call."""
+        with self._lock:
+            self._calls.clear()

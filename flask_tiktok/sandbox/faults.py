@@ -1,0 +1,123 @@
+"""Injected failures: what TikTok (or the network in front of it) does on a bad day."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from flask import Response
+
+from . import ids
+
+#: The kinds :meth:`Sandbox.inject_fault` accepts.
+FaultKind = Literal[
+    "error_200", "error_400", "html_502", "rate_limit", "slow", "server_error"
+]
+FAULT_KINDS: frozenset[str] = frozenset(
+    {"error_200", "error_400", "html_502", "rate_limit", "slow", "server_error"}
+)
+
+_DEFAULT_STATUS = {
+    "error_200": 200,
+    "error_400": 400,
+    "html_502": 502,
+    "rate_limit": 429,
+    "server_error": 500,
+}
+_ERROR_CODES = {
+    "error_200": ("invalid_request", "Sandbox injected fault: the request failed."),
+    "error_400": ("invalid_request", "Sandbox injected fault: the request failed."),
+    "rate_limit": (
+        "rate_limit_exceeded",
+        "API rate limit was exceeded, please try again later.",
+    ),
+    "server_error": (
+        "internal_error",
+        "Something went wrong. Please try again later.",
+    ),
+}
+_GATEWAY_PAGE = """<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>Tengine</center>
+</body>
+</html>
+"""
+OAUTH_ENDPOINTS = frozenset({"authorize", "token", "revoke"})
+
+
+@dataclass
+class Fault:
+    """One injected failure, used up after ``remaining`` requests."""
+
+    kind: str
+    remaining: int
+    status: int | None
+    delay: float
+    retry_after: int | float | None
+
+
+class FaultQueue:
+    """Per-endpoint queues of faults, consumed by the sandbox's views."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: dict[str, list[Fault]] = {}
+
+    def add(self, endpoint: str, fault: Fault) -> None:
+        """Queue ``fault`` behind any already waiting for ``endpoint``."""
+        if fault.kind not in FAULT_KINDS:
+            raise ValueError(
+                f"Unknown fault kind {fault.kind!r}; use one of {sorted(FAULT_KINDS)}."
+            )
+        with self._lock:
+            self._faults.setdefault(endpoint, []).append(fault)
+
+    def take(self, endpoint: str) -> Fault | None:
+        """Use up one request's worth of the first fault queued for ``endpoint``."""
+        with self._lock:
+            queue = self._faults.get(endpoint)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.pop(0)
+            return fault
+
+    def clear(self) -> None:
+        """Drop every queued fault."""
+        with self._lock:
+            self._faults.clear()
+
+
+def fault_response(fault: Fault, endpoint: str) -> Response | None:
+    """The response ``fault`` stands for, or None to answer normally.
+
+    A ``slow`` fault sleeps here, then lets the request through.
+    """
+    if fault.kind == "slow":
+        time.sleep(fault.delay)
+        return None
+    if fault.delay:
+        time.sleep(fault.delay)
+    status = fault.status or _DEFAULT_STATUS[fault.kind]
+    if fault.kind == "html_502":
+        return Response(_GATEWAY_PAGE, status, content_type="text/html")
+    code, message = _ERROR_CODES[fault.kind]
+    body: object
+    if endpoint in OAUTH_ENDPOINTS:
+        body = {"error": code, "error_description": message, "log_id": ids.new_log_id()}
+    else:
+        body = {
+            "data": {},
+            "error": {"code": code, "message": message, "log_id": ids.new_log_id()},
+        }
+    response = Response(json.dumps(body), status, content_type="application/json")
+    if fault.kind == "rate_limit" and fault.retry_after is not None:
+        response.headers["Retry-After"] = str(fault.retry_after)
+    return response
