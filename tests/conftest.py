@@ -83,7 +83,9 @@ def create_app(**config: Any) -> Flask:
 
     @app.get("/api/me")
     def api_me() -> Any:
-        return jsonify(tiktok.api.call("GET", "user/info/", params={"fields": "open_id"}))
+        return jsonify(
+            tiktok.api.call("GET", "user/info/", params={"fields": "open_id"})
+        )
 
     app.extensions["test_tiktok"] = tiktok
     return app
@@ -118,4 +120,6 @@ def log_in(client: Any, next_url: str | None = None) -> Any:
     """Run login -> TikTok -> callback; return the callback's response."""
     query = start_login(client, next_url)
     state = query["state"][0]
-    return client.get(f"/tiktok/callback?code=code-123&scopes=user.info.basic&state={state}")
+    return client.get(
+        f"/tiktok/callback?code=code-123&scopes=user.info.basic&state={state}"
+    )
