@@ -112,7 +112,7 @@ UNSAFE_NEXT = [
     "javascript:alert(1)",
     "http:/evil.example",
     "evil.example",
-    "/／evil.example",
+    "/\uff0fevil.example",  # full-width solidus
     "//user@evil.example",
     " /x",
 ]

@@ -1,0 +1,290 @@
+"""tiktok.api: the Bearer call, refresh on expiry, rotation, single flight."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import requests_mock
+from conftest import (
+    TOKEN_URL,
+    USER_INFO_URL,
+    create_app,
+    log_in,
+    token_body,
+    user_info_body,
+)
+from flask import Flask
+from werkzeug.serving import make_server
+
+from flask_tiktok import signals
+
+
+def form(request: Any) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(request.text).items()}
+
+
+def refreshes(mock: Any) -> list[dict[str, str]]:
+    sent = [form(r) for r in mock.request_history if r.url == TOKEN_URL]
+    return [f for f in sent if f["grant_type"] == "refresh_token"]
+
+
+def api_calls(mock: Any) -> list[Any]:
+    return [r for r in mock.request_history if r.url.startswith(USER_INFO_URL)]
+
+
+ROTATED = token_body(access_token="act.alice-2", refresh_token="rft.alice-2")
+
+
+def test_api_sends_bearer_and_relative_path(app: Flask, tiktok_mock: Any) -> None:
+    client = app.test_client()
+    log_in(client)
+    response = client.get("/api/me")
+    assert response.status_code == 200
+    assert response.get_json()["user"]["open_id"] == "open-id-alice"
+    sent = api_calls(tiktok_mock)[-1]
+    assert sent.method == "GET"
+    assert urlsplit(sent.url).path == "/v2/user/info/"
+    assert parse_qs(urlsplit(sent.url).query) == {"fields": ["open_id"]}
+    assert sent.headers["Authorization"] == "Bearer act.alice-1"
+    assert sent.timeout == 10
+    assert refreshes(tiktok_mock) == []
+
+
+def test_api_base_url_and_timeout_come_from_config(tiktok_mock: Any) -> None:
+    app = create_app(
+        TIKTOK_API_BASE_URL="https://api.example/v9", TIKTOK_HTTP_TIMEOUT=3
+    )
+    tiktok_mock.get("https://api.example/v9/user/info/", json=user_info_body())
+    client = app.test_client()
+    log_in(client)
+    assert client.get("/api/me").status_code == 200
+    assert tiktok_mock.last_request.url.startswith("https://api.example/v9/user/info/")
+    assert tiktok_mock.last_request.timeout == 3
+
+
+def test_api_error_envelope_becomes_a_clear_answer(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    tiktok_mock.get(
+        USER_INFO_URL,
+        status_code=429,
+        json={
+            "data": {},
+            "error": {"code": "rate_limit_exceeded", "message": "slow", "log_id": "L7"},
+        },
+    )
+    response = client.get("/api/me", headers={"Accept": "application/json"})
+    assert response.status_code == 502
+    assert response.get_json() == {
+        "error": "rate_limit_exceeded",
+        "log_id": "L7",
+        "message": "Something went wrong talking to TikTok. Please try again.",
+    }
+    tiktok_mock.get(USER_INFO_URL, exc=requests.exceptions.ReadTimeout)
+    assert client.get("/api/me").status_code == 504
+
+
+def test_anonymous_api_call_is_answered_like_a_protected_route(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/api/me").headers["Location"] == "/tiktok/login?next=/api/me"
+    assert (
+        client.get("/api/me", headers={"Accept": "application/json"}).status_code == 401
+    )
+
+
+def expired_login(client: Any, mock: Any, **overrides: Any) -> None:
+    mock.post(TOKEN_URL, json=token_body(expires_in=30, **overrides))
+    log_in(client)
+    mock.post(TOKEN_URL, json=ROTATED)
+
+
+def test_expired_token_is_refreshed_once_and_the_pair_stored(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    expired_login(client, tiktok_mock)
+    refreshed: list[dict[str, Any]] = []
+    with signals.tiktok_token_refreshed.connected_to(
+        lambda s, **kw: refreshed.append(kw), app
+    ):
+        assert client.get("/api/me").status_code == 200
+        assert client.get("/api/me").status_code == 200
+    assert refreshes(tiktok_mock) == [
+        {
+            "client_key": "client-key-1",
+            "client_secret": "client-secret-1",
+            "grant_type": "refresh_token",
+            "refresh_token": "rft.alice-1",
+        }
+    ]
+    assert [r.headers["Authorization"] for r in api_calls(tiktok_mock)[-2:]] == [
+        "Bearer act.alice-2",
+        "Bearer act.alice-2",
+    ]
+    assert [(r["open_id"], r["tokens"].refresh_token) for r in refreshed] == [
+        ("open-id-alice", "rft.alice-2")
+    ]
+
+
+def test_protected_pages_do_not_refresh(app: Flask, tiktok_mock: Any) -> None:
+    client = app.test_client()
+    expired_login(client, tiktok_mock)
+    for _ in range(5):
+        assert client.get("/me").status_code == 200
+    assert refreshes(tiktok_mock) == []
+
+
+def test_old_cookie_after_rotation_gets_the_new_tokens(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    expired_login(client, tiktok_mock)
+    stale_cookie = client.get_cookie("session").value  # type: ignore[union-attr]
+    assert client.get("/api/me").status_code == 200
+    late = app.test_client()
+    late.set_cookie(
+        "session", stale_cookie
+    )  # a request sent before the refresh answered
+    assert late.get("/api/me").status_code == 200
+    assert len(refreshes(tiktok_mock)) == 1
+    assert api_calls(tiktok_mock)[-1].headers["Authorization"] == "Bearer act.alice-2"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {
+            "json": {
+                "error": "invalid_grant",
+                "error_description": "Refresh token is invalid",
+                "log_id": "L",
+            }
+        },
+        {"json": {"error": "invalid_grant", "log_id": "L"}, "status_code": 400},
+    ],
+)
+def test_refused_refresh_logs_the_user_out(
+    app: Flask, tiktok_mock: Any, answer: dict[str, Any]
+) -> None:
+    client = app.test_client()
+    expired_login(client, tiktok_mock)
+    tiktok_mock.post(TOKEN_URL, **answer)
+    ended: list[dict[str, Any]] = []
+    with signals.tiktok_logged_out.connected_to(lambda s, **kw: ended.append(kw), app):
+        response = client.get("/api/me")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/tiktok/login?next=/api/me"
+    assert ended == [{"open_id": "open-id-alice", "reason": "refresh_refused"}]
+    assert client.get("/").get_data(as_text=True) == "Anonymous"
+    assert (
+        client.get("/api/me", headers={"Accept": "application/json"}).status_code == 401
+    )
+
+
+def test_refused_refresh_as_json_is_401(app: Flask, tiktok_mock: Any) -> None:
+    client = app.test_client()
+    expired_login(client, tiktok_mock)
+    tiktok_mock.post(TOKEN_URL, json={"error": "invalid_grant", "log_id": "L"})
+    response = client.get("/api/me", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "tiktok_login_required"
+
+
+def test_expired_refresh_token_is_not_sent(
+    app: Flask, tiktok_mock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = app.test_client()
+    expired_login(client, tiktok_mock, refresh_expires_in=3600)
+    later = time.time() + 3601
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert client.get("/api/me").status_code == 302
+    assert refreshes(tiktok_mock) == []
+    assert client.get("/").get_data(as_text=True) == "Anonymous"
+
+
+def test_refresh_outage_keeps_the_user_logged_in(app: Flask, tiktok_mock: Any) -> None:
+    client = app.test_client()
+    expired_login(client, tiktok_mock)
+    tiktok_mock.post(TOKEN_URL, exc=requests.exceptions.ConnectTimeout)
+    assert client.get("/api/me").status_code == 504
+    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    assert client.get("/api/me").status_code == 200
+
+
+def test_concurrent_requests_refresh_once() -> None:
+    """8 requests of one browser, a real threaded server, one expired token."""
+    app = create_app()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    lock = threading.Lock()
+    refresh_tokens_seen: list[str] = []
+
+    def token_answer(request: Any, context: Any) -> dict[str, Any]:
+        sent = form(request)
+        if sent["grant_type"] == "authorization_code":
+            return token_body(expires_in=30)
+        with lock:
+            refresh_tokens_seen.append(sent["refresh_token"])
+        time.sleep(0.3)  # TikTok is slow: every request arrives while it works
+        if sent["refresh_token"] != "rft.alice-1":
+            return {
+                "error": "invalid_grant",
+                "error_description": "rotated",
+                "log_id": "L",
+            }
+        return ROTATED
+
+    try:
+        with requests_mock.Mocker(real_http=True) as mock:
+            mock.post(TOKEN_URL, json=token_answer)
+            mock.get(
+                USER_INFO_URL,
+                json={
+                    "data": {"user": {"open_id": "open-id-alice"}},
+                    "error": {"code": "ok"},
+                },
+            )
+            browser = requests.Session()
+            authorize = browser.get(f"{base}/tiktok/login", allow_redirects=False)
+            state = parse_qs(urlsplit(authorize.headers["Location"]).query)["state"][0]
+            browser.get(
+                f"{base}/tiktok/callback?code=c&state={state}", allow_redirects=False
+            )
+            cookie = browser.cookies.get("session")
+            assert cookie
+
+            def fetch(_: int) -> int:
+                # Each request carries the same (pre-refresh) cookie, as a browser's
+                # parallel requests do.
+                response = requests.get(
+                    f"{base}/api/me",
+                    cookies={"session": cookie},
+                    allow_redirects=False,
+                    timeout=20,
+                )
+                return response.status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(pool.map(fetch, range(8)))
+            bearer = [
+                r.headers["Authorization"]
+                for r in mock.request_history
+                if r.url.startswith(USER_INFO_URL)
+            ]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert statuses == [200] * 8
+    assert refresh_tokens_seen == ["rft.alice-1"]
+    assert bearer[-8:] == ["Bearer act.alice-2"] * 8
