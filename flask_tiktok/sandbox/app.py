@@ -41,7 +41,7 @@ def create_app(sandbox: Sandbox) -> Flask:
 
     @app.errorhandler(NotFound)
     def not_found(error: HTTPException) -> Response:
-        return Response(UNSUPPORTED_PATH, 404, content_type="text/plain")
+        return Response(UNSUPPORTED_PATH, 404, mimetype="text/plain")
 
     @app.errorhandler(OAuthError)
     def oauth_error(error: OAuthError) -> Response:

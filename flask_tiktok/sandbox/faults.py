@@ -107,7 +107,7 @@ def fault_response(fault: Fault, endpoint: str) -> Response | None:
         time.sleep(fault.delay)
     status = fault.status or _DEFAULT_STATUS[fault.kind]
     if fault.kind == "html_502":
-        return Response(_GATEWAY_PAGE, status, content_type="text/html")
+        return Response(_GATEWAY_PAGE, status, mimetype="text/html")
     code, message = _ERROR_CODES[fault.kind]
     body: object
     if endpoint in OAUTH_ENDPOINTS:

@@ -41,13 +41,13 @@ def render_consent(
         users=sandbox.users,
         error=error,
     )
-    return Response(html, 400 if error else 200, content_type="text/html")
+    return Response(html, 400 if error else 200, mimetype="text/html")
 
 
 def render_error(title: str, detail: str) -> Response:
     """A dead-end error page, for requests that must not be redirected anywhere."""
     html = render_template("error.html", title=title, detail=detail)
-    return Response(html, 400, content_type="text/html")
+    return Response(html, 400, mimetype="text/html")
 
 
 @pages.get("/")
@@ -66,7 +66,7 @@ def home() -> Response:
         granted=granted,
         notice=request.args.get("notice", ""),
     )
-    return Response(html, content_type="text/html")
+    return Response(html, mimetype="text/html")
 
 
 @pages.post("/sandbox/disconnect")

@@ -45,6 +45,8 @@ class SandboxServer:
         self._stopped = False
         self._thread = threading.Thread(
             target=self._server.serve_forever,
+            # A short poll makes shutdown() quick: tests start many servers.
+            kwargs={"poll_interval": 0.05},
             name=f"tiktok-sandbox-{self.port}",
             daemon=True,
         )
