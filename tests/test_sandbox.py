@@ -945,7 +945,6 @@ def test_default_sandbox_has_demo_users_with_videos() -> None:
 
 def test_server_shuts_down_and_frees_the_port(sandbox: Sandbox) -> None:
     server = sandbox.serve()
-    assert sandbox.url == server.url
     assert http_get(server.url + "/").status_code == 200
     server.shutdown()
     server.shutdown()

@@ -29,9 +29,9 @@ class Call:
     endpoint: str
     method: str
     path: str
-    #: The query string parameters (last value wins).
+    #: The query string parameters (first value of each).
     args: dict[str, str]
-    #: The form body parameters (last value wins).
+    #: The form body parameters (first value of each).
     form: dict[str, str]
     #: The parsed JSON body, or None.
     json: Any

@@ -67,8 +67,6 @@ class Sandbox:
         self.users: list[SandboxUser] = (
             default_users() if users is None else list(users)
         )
-        #: The URL of the last :meth:`serve` call's server, None before.
-        self.url: str | None = None
         #: Whether the video list returns TikTok-style short pages.
         self.short_pages = short_pages
         #: The open_id approved without a consent page, or None to always ask.
@@ -109,14 +107,12 @@ class Sandbox:
     ) -> SandboxServer:
         """Serve the sandbox from a daemon thread; ``port=0`` picks a free port.
 
-        The returned server has ``.url`` (also kept as :attr:`url`) and
-        ``.shutdown()``, and is a context manager that shuts down on exit.
+        The returned server has ``.url`` and ``.shutdown()``, and is a context
+        manager that shuts down on exit.
         """
         from .server import SandboxServer
 
-        server = SandboxServer(self.wsgi_app, host, port, log_requests=log_requests)
-        self.url = server.url
-        return server
+        return SandboxServer(self.wsgi_app, host, port, log_requests=log_requests)
 
     def config_for(
         self, base_url: str, client_key: str | None = None

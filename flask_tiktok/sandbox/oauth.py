@@ -36,7 +36,7 @@ def _redirect_to(uri: str, params: Mapping[str, str | None]) -> BaseResponse:
 
 @oauth.route("/v2/auth/authorize/", methods=["GET", "POST"])
 @tiktok_endpoint("authorize")
-def authorize() -> Response | BaseResponse | tuple[str, int]:
+def authorize() -> BaseResponse:
     """The consent page (GET) and the user's decision (POST)."""
     sandbox = current_sandbox()
     source = request.form if request.method == "POST" else request.args
