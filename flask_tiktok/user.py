@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, ClassVar, TypeVar, overload
@@ -94,11 +95,15 @@ _ANONYMOUS = AnonymousTikTokUser()
 def _load_user() -> TikTokUser | AnonymousTikTokUser:
     if not has_request_context():
         return _ANONYMOUS
-    user: TikTokUser | AnonymousTikTokUser | None = g.get("_tiktok_user")
+    # Every protected request runs this: resolve the ``g`` proxy only once.
+    namespace = g._get_current_object()  # type: ignore[attr-defined]
+    user: TikTokUser | AnonymousTikTokUser | None = namespace.__dict__.get(
+        "_tiktok_user"
+    )
     if user is None:
         stored = get_state().current_user()
         user = TikTokUser(stored) if stored is not None else _ANONYMOUS
-        g._tiktok_user = user
+        namespace._tiktok_user = user
     return user
 
 
@@ -131,15 +136,21 @@ def tiktok_login_required(
     required = tuple(scopes or ())
 
     def decorator(view: F) -> F:
+        # Decided once here rather than on every request.
+        is_async = inspect.iscoroutinefunction(view)
+
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = _load_user()
             if not user.is_authenticated:
                 return login_required_response()
-            missing = [s for s in required if s not in user.scopes]
-            if missing:
-                return missing_scopes_response(user.scopes, missing)
-            return current_app.ensure_sync(view)(*args, **kwargs)
+            if required:
+                missing = [s for s in required if s not in user.scopes]
+                if missing:
+                    return missing_scopes_response(user.scopes, missing)
+            if is_async:
+                return current_app.ensure_sync(view)(*args, **kwargs)
+            return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
