@@ -183,7 +183,7 @@ def main() -> None:
             ("fl_p", lambda: per_request(fl_client, "/protected", args.requests)),
             ("fl_b", lambda: per_request(fl_client, "/bare", args.requests)),
         ]
-        for name, run in order:  # warm up
+        for _name, run in order:  # warm up
             run()
         for i in range(args.rounds):
             shift = i % len(order)
