@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, cast, overload
 
 from flask import current_app, g, has_request_context
 from werkzeug.local import LocalProxy
@@ -96,7 +96,7 @@ def _load_user() -> TikTokUser | AnonymousTikTokUser:
     if not has_request_context():
         return _ANONYMOUS
     # Every protected request runs this: resolve the ``g`` proxy only once.
-    namespace = g._get_current_object()  # type: ignore[attr-defined]
+    namespace = cast(Any, g)._get_current_object()
     user: TikTokUser | AnonymousTikTokUser | None = namespace.__dict__.get(
         "_tiktok_user"
     )
