@@ -11,6 +11,7 @@ from .errors import (
     TikTokFetchError,
     TikTokLoginRequired,
     UnexpectedResponseError,
+    WebhookPayloadError,
     WebhookSignatureError,
 )
 from .extension import TikTok
@@ -25,6 +26,7 @@ from .user import (
     current_tiktok_user,
     tiktok_login_required,
 )
+from .webhooks import WebhookEvent, parse_webhook_event, verify_webhook_signature
 
 __version__ = "0.1.0"
 
@@ -46,6 +48,8 @@ __all__ = [
     "TikTokUser",
     "UnexpectedResponseError",
     "VideoPage",
+    "WebhookEvent",
+    "WebhookPayloadError",
     "WebhookSignatureError",
     "create_code_challenge",
     "current_tiktok_user",
@@ -54,5 +58,7 @@ __all__ = [
     "generate_state",
     "is_safe_next",
     "parse_api_response",
+    "parse_webhook_event",
     "tiktok_login_required",
+    "verify_webhook_signature",
 ]

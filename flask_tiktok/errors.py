@@ -11,6 +11,7 @@ __all__ = [
     "TikTokFetchError",
     "TikTokLoginRequired",
     "UnexpectedResponseError",
+    "WebhookPayloadError",
     "WebhookSignatureError",
 ]
 
@@ -105,6 +106,12 @@ class TikTokAPIError(TikTokError):
 
 class WebhookSignatureError(TikTokError):
     """A webhook's ``TikTok-Signature`` is missing, malformed, stale or wrong."""
+
+
+class WebhookPayloadError(TikTokError):
+    """A webhook's body is not an event for this app: not a JSON object, a
+    field missing or of the wrong type, ``content`` not a JSON string, or
+    another app's ``client_key``."""
 
 
 def _opt_str(value: Any) -> str | None:

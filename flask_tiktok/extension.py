@@ -10,13 +10,14 @@ from flask import Flask, current_app, has_request_context
 
 from .api import TikTokAPISession
 from .client import API_BASE_URL, AUTHORIZATION_URL, REVOKE_URL, TOKEN_URL, TikTokClient
+from .receiver import exempt_from_csrf
 from .refresh import TokenRefresher
 from .signals import tiktok_logged_out, tiktok_token_refreshed
 from .state import EXTENSION_KEY, Settings, TikTokState, get_state
 from .storage import BaseStorage, SessionStorage
 from .tokens import OAuth2Tokens
 from .user import current_tiktok_user
-from .views import blueprint
+from .views import blueprint, webhook
 
 __all__ = ["TikTok"]
 
@@ -75,6 +76,7 @@ class TikTok:
         config.setdefault("TIKTOK_HTTP_TIMEOUT", 10)
         config.setdefault("TIKTOK_CLIENT_SECRET_FALLBACKS", [])
         config.setdefault("TIKTOK_WEBHOOK_TOLERANCE", 300)
+        config.setdefault("TIKTOK_REMEMBER_REMOVED", False)
         settings = Settings.from_config(config)
 
         client = TikTokClient(
@@ -110,6 +112,7 @@ class TikTok:
             self, settings, client, storage, refresher
         )
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
+        exempt_from_csrf(app, webhook)
         app.context_processor(_template_context)
 
     @property

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app, g
 
 from .client import TikTokClient
+from .expiring import ExpiringRecord
 from .refresh import TokenRefresher
+from .signals import tiktok_logged_out
 from .storage import BaseStorage, StoredUser
 from .tokens import OAuth2Tokens
 
@@ -32,6 +34,17 @@ def _scope_list(key: str, value: Any) -> list[str]:
     return scopes
 
 
+def _secret_list(key: str, value: Any) -> list[str]:
+    # A string here would otherwise become a list of one-character secrets.
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, Sequence) or not all(
+        isinstance(s, str) and s for s in value
+    ):
+        raise ValueError(f"{key} is a list of non-empty secrets")
+    return list(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The ``TIKTOK_*`` configuration of one app, checked once."""
@@ -47,6 +60,7 @@ class Settings:
     timeout: float
     secret_fallbacks: list[str]
     webhook_tolerance: float
+    remember_removed: bool = False
 
     @classmethod
     def from_config(cls, config: Any) -> Settings:
@@ -78,8 +92,12 @@ class Settings:
             else _scope_list("TIKTOK_USER_FIELDS", fields),
             pkce=pkce,
             timeout=float(config["TIKTOK_HTTP_TIMEOUT"]),
-            secret_fallbacks=list(config["TIKTOK_CLIENT_SECRET_FALLBACKS"]),
+            secret_fallbacks=_secret_list(
+                "TIKTOK_CLIENT_SECRET_FALLBACKS",
+                config["TIKTOK_CLIENT_SECRET_FALLBACKS"],
+            ),
             webhook_tolerance=float(config["TIKTOK_WEBHOOK_TOLERANCE"]),
+            remember_removed=bool(config.get("TIKTOK_REMEMBER_REMOVED", False)),
         )
 
 
@@ -104,13 +122,36 @@ class TikTokState:
         self.storage = storage
         #: Refreshes tokens once per expiry.
         self.refresher = refresher
+        #: ``open_id -> create_time`` of the ``authorization.removed`` events
+        #: this process received (only with ``TIKTOK_REMEMBER_REMOVED``).
+        self.removed_users = ExpiringRecord(100_000)
 
     def current_user(self) -> StoredUser | None:
         """The request's stored user (cached on ``g``)."""
         if "_tiktok_stored_user" not in g:
-            g._tiktok_stored_user = self.storage.get_user()
-        user: StoredUser | None = g._tiktok_stored_user
-        return user
+            user = self.storage.get_user()
+            if user is not None and self._authorization_removed(user):
+                self.storage.delete()
+                tiktok_logged_out.send(
+                    current_app._get_current_object(),  # type: ignore[attr-defined]
+                    open_id=user.open_id,
+                    reason="authorization_removed",
+                )
+                user = None
+            g._tiktok_stored_user = user
+        stored: StoredUser | None = g._tiktok_stored_user
+        return stored
+
+    def _authorization_removed(self, user: StoredUser) -> bool:
+        """Whether TikTok removed the authorization after this login."""
+        if not self.removed_users:
+            return False
+        removed_at = self.removed_users.get(user.open_id)
+        if removed_at is None:
+            return False
+        # A login TikTok removed; one made after the removal stands. A login of
+        # unknown age is taken as older.
+        return user.logged_in_at is None or user.logged_in_at < removed_at + 1
 
     def current_tokens(self) -> OAuth2Tokens | None:
         """The request user's valid tokens, refreshed if needed (once a request)."""

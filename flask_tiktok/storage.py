@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from typing import Any, ClassVar
 from flask import current_app, has_request_context, session
 
 from .crypto import TokenCipher
+from .expiring import ExpiringRecord
 from .tokens import OAuth2Tokens
 
 __all__ = ["BaseStorage", "SessionStorage", "StoredUser"]
@@ -35,6 +37,9 @@ class StoredUser:
     scopes: list[str] = field(default_factory=list)
     #: The fields ``user/info/`` returned at login.
     profile: dict[str, Any] = field(default_factory=dict)
+    #: When the user logged in (epoch seconds), if the backend records it;
+    #: an authorization TikTok removed after that ends the login.
+    logged_in_at: float | None = None
 
 
 class BaseStorage(ABC):
@@ -56,6 +61,8 @@ class BaseStorage(ABC):
     shared: bool = False
 
     _stripes: ClassVar[list[threading.Lock]] = [threading.Lock() for _ in range(64)]
+    _deliveries_lock: ClassVar[threading.Lock] = threading.Lock()
+    _delivery_record: ExpiringRecord | None = None
 
     @abstractmethod
     def get_user(self) -> StoredUser | None:
@@ -84,6 +91,31 @@ class BaseStorage(ABC):
         with lock:
             yield
 
+    def remember_delivery(self, key: str, ttl: float) -> bool:
+        """Record a webhook delivery for ``ttl`` seconds; True when first seen.
+
+        TikTok delivers at least once and retries for 72 hours, so an event
+        whose ``key`` is already recorded is acknowledged and not handled
+        again. The default record lives in this process (at most 50,000
+        deliveries, oldest forgotten first): with several worker processes a
+        retry reaching another worker is handled twice. A server-side backend
+        overrides this (and :meth:`forget_delivery`) with an atomic
+        insert-if-absent every process sees.
+        """
+        return self._deliveries().add(key, 0.0, ttl)
+
+    def forget_delivery(self, key: str) -> None:
+        """Drop a recorded delivery whose handling failed, so a retry runs it."""
+        self._deliveries().discard(key)
+
+    def _deliveries(self) -> ExpiringRecord:
+        # Created on first use: subclasses need not call an __init__.
+        if self._delivery_record is None:
+            with BaseStorage._deliveries_lock:
+                if self._delivery_record is None:
+                    self._delivery_record = ExpiringRecord(50_000)
+        return self._delivery_record
+
 
 _KEY = "_tiktok"
 
@@ -105,8 +137,12 @@ class SessionStorage(BaseStorage):
         profile = record.get("u")
         if not isinstance(profile, dict) or not isinstance(profile.get("open_id"), str):
             return None
+        logged_in_at = record.get("a")
         return StoredUser(
-            profile["open_id"], str(record.get("s", "")).split(","), profile
+            profile["open_id"],
+            str(record.get("s", "")).split(","),
+            profile,
+            float(logged_in_at) if isinstance(logged_in_at, (int, float)) else None,
         )
 
     def get_tokens(self, open_id: str) -> OAuth2Tokens | None:
@@ -137,6 +173,7 @@ class SessionStorage(BaseStorage):
             "u": user.profile | {"open_id": user.open_id},
             "s": ",".join(user.scopes),
             "t": _seal(user.open_id, tokens),
+            "a": round(user.logged_in_at or time.time(), 3),
         }
 
     def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:

@@ -17,6 +17,7 @@ from .errors import (
 )
 from .fields import fields_for_scopes
 from .flow import error_page, login_required_response, start_login, take_flow
+from .receiver import receive_webhook
 from .redirects import safe_next
 from .signals import tiktok_logged_in, tiktok_logged_out, tiktok_login_failed
 from .state import get_state
@@ -185,6 +186,12 @@ def logout() -> Response:
         )
     target = request.form.get("next") or request.args.get("next")
     return redirect(safe_next(target, state.settings.login_redirect))
+
+
+@blueprint.post("/webhook")
+def webhook() -> Response:
+    """TikTok's signed webhook events (exempt from CSRF protection)."""
+    return receive_webhook()
 
 
 @blueprint.app_errorhandler(TikTokLoginRequired)

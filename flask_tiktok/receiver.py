@@ -1,0 +1,131 @@
+"""The ``tiktok.webhook`` view: TikTok's signed events, each handled once.
+
+The view checks the ``TikTok-Signature`` header against ``TIKTOK_CLIENT_SECRET``
+(then ``TIKTOK_CLIENT_SECRET_FALLBACKS``) and ``TIKTOK_WEBHOOK_TOLERANCE``, then
+the body; a refused delivery gets 401 (signature) or 400 (body) with a small
+JSON error, and changes nothing. A verified event is recorded through
+:meth:`~flask_tiktok.BaseStorage.remember_delivery` (TikTok delivers at least
+once and retries for 72 hours), handled, and answered 200; a repeat is
+answered 200 and not handled again.
+
+Handling ``authorization.removed`` deletes what the storage keeps for that
+``open_id`` and sends ``tiktok_authorization_removed``; every event sends
+``tiktok_webhook_received``. Receivers run before TikTok gets its answer, so
+they should be quick (hand slow work to a queue).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, current_app, jsonify, request
+from werkzeug.wrappers import Response
+
+from .errors import WebhookPayloadError, WebhookSignatureError
+from .signals import tiktok_authorization_removed, tiktok_webhook_received
+from .state import TikTokState, get_state
+from .webhooks import (
+    AUTHORIZATION_REMOVED,
+    WebhookEvent,
+    parse_webhook_event,
+    verify_webhook_signature,
+)
+
+__all__ = ["exempt_from_csrf", "receive_webhook"]
+
+logger = logging.getLogger("flask_tiktok")
+
+#: TikTok retries for 72 hours; a delivery is remembered a little longer.
+DELIVERY_TTL = 73 * 3600
+#: Webhook events are small; a larger body is refused before it is read.
+MAX_BODY = 64 * 1024
+#: The view's endpoint, exempted from CSRF protection.
+ENDPOINT = "tiktok.webhook"
+
+
+def _answer(code: int, **body: Any) -> Response:
+    response = jsonify(body)
+    response.status_code = code
+    return response
+
+
+def receive_webhook() -> Response:
+    """Verify, parse and handle one webhook delivery (the ``tiktok.webhook``
+    view)."""
+    state = get_state()
+    settings = state.settings
+    if (request.content_length or 0) > MAX_BODY:
+        return _answer(413, error="body_too_large")
+    # A chunked body has no length to check first: read at most one byte more.
+    body = request.stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        return _answer(413, error="body_too_large")
+    headers = request.headers.getlist("TikTok-Signature")
+    try:
+        if len(headers) > 1:
+            raise WebhookSignatureError("several TikTok-Signature headers")
+        verify_webhook_signature(
+            [settings.client_secret, *settings.secret_fallbacks],
+            headers[0] if headers else None,
+            body,
+            tolerance=settings.webhook_tolerance,
+        )
+    except WebhookSignatureError as exc:
+        logger.warning("TikTok webhook refused: %s", exc)
+        return _answer(401, error="invalid_signature")
+    try:
+        event = parse_webhook_event(body, settings.client_key)
+    except WebhookPayloadError as exc:
+        logger.warning("TikTok webhook refused: %s", exc)
+        return _answer(400, error="invalid_event")
+    key = event.delivery_key
+    if not state.storage.remember_delivery(key, DELIVERY_TTL):
+        return _answer(200, status="duplicate")
+    try:
+        _handle(state, event)
+    except BaseException:
+        # Let TikTok's retry run it again rather than be taken for a repeat.
+        state.storage.forget_delivery(key)
+        raise
+    return _answer(200, status="ok")
+
+
+def _handle(state: TikTokState, event: WebhookEvent) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if event.event == AUTHORIZATION_REMOVED:
+        open_id = event.user_openid
+        state.storage.delete(open_id)
+        if state.settings.remember_removed and not state.storage.shared:
+            state.removed_users.put(
+                open_id,
+                float(event.create_time),
+                app.permanent_session_lifetime.total_seconds(),
+            )
+    tiktok_webhook_received.send(app, event=event)
+    if event.event == AUTHORIZATION_REMOVED:
+        tiktok_authorization_removed.send(
+            app, open_id=event.user_openid, reason=event.reason
+        )
+
+
+def exempt_from_csrf(app: Flask, view: Any) -> None:
+    """Exempt the webhook ``view`` from Flask-WTF's ``CSRFProtect``.
+
+    TikTok's posts carry a signature, not a CSRF token. ``CSRFProtect`` may be
+    set up before or after ``TikTok``: when it is not registered yet, the
+    exemption is made by a ``before_request`` hook that runs ahead of its
+    check.
+    """
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(view)
+        return
+
+    def exempt_webhook() -> None:
+        if request.endpoint == ENDPOINT:
+            late = app.extensions.get("csrf")
+            if late is not None:
+                late.exempt(view)
+
+    app.before_request(exempt_webhook)
