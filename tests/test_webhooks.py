@@ -802,3 +802,73 @@ def test_arbitrary_signed_bodies_are_events_or_refused(
         assert received.events[-1].user_openid == parsed["user_openid"]
     else:
         assert len(received.events) == before
+
+
+# -- end to end, with the sandbox as TikTok -----------------------------------
+
+
+def test_disconnecting_in_the_sandbox_logs_the_cookie_user_out(
+    tiktok_sandbox: Any, tiktok_sandbox_config: dict[str, Any], received: Received
+) -> None:
+    import requests
+
+    from flask_tiktok.sandbox import Sandbox, SandboxApp, SandboxServer
+    from flask_tiktok.testing import login_as
+
+    alice = "sandbox-open-id-alice"
+    app = create_app(TIKTOK_REMEMBER_REMOVED=True, **tiktok_sandbox_config)
+    with SandboxServer(app) as served:
+        sandbox_app = tiktok_sandbox.apps[0]
+        sandbox_app.webhook_url = f"{served.url}/tiktok/webhook"
+        browser = app.test_client()
+        assert login_as(browser, tiktok_sandbox, alice).status_code == 302
+        assert browser.get("/me").status_code == 200
+
+        # The user presses "Disconnect" on the sandbox's page, as on TikTok's.
+        page = requests.post(
+            f"{tiktok_sandbox.url}/sandbox/disconnect",
+            data={"client_key": sandbox_app.client_key, "open_id": alice},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert page.status_code == 303
+        assert "Webhook answered 200" in requests.utils.unquote(
+            page.headers["Location"]
+        ).replace("+", " ")
+        assert received.removed == [{"open_id": alice, "reason": 1}]
+        assert [(e.event, e.user_openid) for e in received.events] == [
+            ("authorization.removed", alice)
+        ]
+
+        answer = browser.get("/me")
+        assert answer.status_code == 302
+        assert answer.location.startswith("/tiktok/login")
+        assert received.logged_out == [
+            {"open_id": alice, "reason": "authorization_removed"}
+        ]
+
+        # TikTok's retry of the same event is acknowledged, not handled again.
+        create_time = received.events[0].create_time
+        again = tiktok_sandbox.send_webhook(
+            "authorization.removed",
+            alice,
+            {"reason": 1},
+            timestamp=create_time,
+        )
+        assert (again.status_code, again.json()) == (200, {"status": "duplicate"})
+        # A delivery signed with another secret is refused and deletes nothing.
+        impostor = Sandbox(
+            apps=[SandboxApp(sandbox_app.client_key, "not-the-client-secret")]
+        )
+        forged = impostor.send_webhook(
+            "authorization.removed",
+            "sandbox-open-id-bob",
+            {"reason": 1},
+            url=sandbox_app.webhook_url,
+        )
+        assert (forged.status_code, forged.json()) == (
+            401,
+            {"error": "invalid_signature"},
+        )
+    assert len(received.removed) == 1
+    assert len(received.events) == 1
