@@ -2,12 +2,15 @@
 
 Installed with the package (entry point ``pytest11``); its fixtures:
 
-- ``tiktok_sandbox``: a :class:`~flask_tiktok.sandbox.Sandbox` served on
-  loopback for the test (``tiktok_sandbox.url`` is set while it runs).
+- ``tiktok_sandbox``: a :class:`LiveSandbox` (a
+  :class:`~flask_tiktok.sandbox.Sandbox`) served on 127.0.0.1 for one test;
+  ``tiktok_sandbox.url`` is where.
 - ``tiktok_sandbox_config``: the ``TIKTOK_*`` config that points an app at it.
+- ``tiktok_sandbox_options``: the keyword arguments the sandbox is made with
+  (``{}``); override it to change them, e.g. ``{"short_pages": False}``.
 
 and :func:`login_as`, which logs a Flask test client in as a sandbox user
-through the real login and callback routes, without the consent page.
+through the app's real login and callback routes, without the consent page.
 """
 
 from __future__ import annotations
@@ -18,16 +21,37 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from .sandbox import Sandbox
+
 if TYPE_CHECKING:
     from flask.testing import FlaskClient
+    from werkzeug.test import TestResponse
 
-    from .sandbox import Sandbox
+__all__ = [
+    "LiveSandbox",
+    "login_as",
+    "sandbox_config",
+    "tiktok_sandbox",
+    "tiktok_sandbox_config",
+    "tiktok_sandbox_options",
+]
 
-__all__ = ["login_as", "sandbox_config", "tiktok_sandbox", "tiktok_sandbox_config"]
+
+class LiveSandbox(Sandbox):
+    """A :class:`~flask_tiktok.sandbox.Sandbox` that a test serves on loopback."""
+
+    #: The base URL it is served at, e.g. ``http://127.0.0.1:53021``.
+    url: str
 
 
-def sandbox_config(base_url: str, client_key: str, client_secret: str) -> dict[str, Any]:
-    """The ``TIKTOK_*`` config that sends an app's TikTok calls to a sandbox."""
+def sandbox_config(
+    base_url: str, client_key: str, client_secret: str
+) -> dict[str, Any]:
+    """The ``TIKTOK_*`` config that sends an app's TikTok calls to a sandbox.
+
+    :meth:`Sandbox.config_for <flask_tiktok.sandbox.Sandbox.config_for>` does
+    the same for one of a sandbox's registered apps.
+    """
     base = base_url.rstrip("/")
     return {
         "TIKTOK_CLIENT_KEY": client_key,
@@ -40,48 +64,68 @@ def sandbox_config(base_url: str, client_key: str, client_secret: str) -> dict[s
 
 
 @pytest.fixture
-def tiktok_sandbox() -> Iterator[Sandbox]:
-    """A fresh sandbox served on 127.0.0.1 for one test."""
-    from .sandbox import Sandbox
+def tiktok_sandbox_options() -> dict[str, Any]:
+    """Keyword arguments for the ``tiktok_sandbox`` fixture's sandbox.
 
-    sandbox = Sandbox()
+    Override this fixture to give the sandbox other apps, users or lifetimes.
+    """
+    return {}
+
+
+@pytest.fixture
+def tiktok_sandbox(tiktok_sandbox_options: dict[str, Any]) -> Iterator[LiveSandbox]:
+    """A fresh sandbox served on 127.0.0.1 for one test, shut down after it."""
+    sandbox = LiveSandbox(**tiktok_sandbox_options)
     with sandbox.serve() as server:
-        sandbox.url = server.url  # type: ignore[attr-defined]
+        sandbox.url = server.url
         yield sandbox
 
 
 @pytest.fixture
-def tiktok_sandbox_config(tiktok_sandbox: Sandbox) -> dict[str, Any]:
-    """Config for ``app.config.update(...)`` pointing at ``tiktok_sandbox``."""
-    app = tiktok_sandbox.apps[0]
-    return sandbox_config(
-        tiktok_sandbox.url,  # type: ignore[attr-defined]
-        app.client_key,
-        app.client_secret,
-    )
+def tiktok_sandbox_config(tiktok_sandbox: LiveSandbox) -> dict[str, Any]:
+    """Config for ``app.config.update(...)`` pointing at ``tiktok_sandbox``.
+
+    Uses the sandbox's first app, whose redirect URI
+    ``http://127.0.0.1/tiktok/callback`` matches on any loopback host and
+    port (a test client's ``http://localhost/tiktok/callback`` included).
+    """
+    return tiktok_sandbox.config_for(tiktok_sandbox.url)
 
 
 def login_as(
     client: FlaskClient,
     sandbox: Sandbox,
     open_id: str,
-    scopes: Iterable[str] | None = None,
+    scopes: str | Iterable[str] | None = None,
     *,
     next_url: str = "/",
-    login_path: str = "/tiktok/login",
-) -> Any:
+    login_path: str | None = None,
+) -> TestResponse:
     """Log ``client`` in as the sandbox user ``open_id``; return the callback's
-    response.
+    response (a redirect to ``next_url`` when the login worked).
 
-    Runs the app's real login route, has the sandbox mint a code for the
-    state and PKCE challenge it produced (as the consent page would), and
-    follows the callback: the token exchange and profile fetch are real.
+    Runs the app's real login route, has the sandbox mint a code for the state,
+    redirect URI and PKCE challenge it produced (as the consent page would),
+    then follows the callback: the token exchange and profile fetch are real
+    calls to the sandbox. ``scopes`` (default: the ones the app asks for) are
+    what the user grants. ``login_path`` defaults to the app's ``tiktok.login``.
     """
+    if login_path is None:
+        app = client.application
+        with app.test_request_context():
+            login_path = app.url_for("tiktok.login")
     response = client.get(f"{login_path}?{urlencode({'next': next_url})}")
     if response.status_code != 302:
-        raise AssertionError(f"login route answered {response.status_code}")
+        raise AssertionError(
+            f"the login route {login_path} answered {response.status_code}, not 302"
+        )
     query = {k: v[0] for k, v in parse_qs(urlsplit(response.location).query).items()}
-    granted = list(scopes) if scopes is not None else query["scope"].split(",")
+    if scopes is None:
+        granted = query["scope"].split(",")
+    elif isinstance(scopes, str):
+        granted = scopes.split(",")
+    else:
+        granted = list(scopes)
     code = sandbox.issue_code(
         query["client_key"],
         open_id,
@@ -90,5 +134,7 @@ def login_as(
         code_challenge=query.get("code_challenge"),
     )
     callback = urlsplit(query["redirect_uri"]).path
-    params = urlencode({"code": code, "scopes": ",".join(granted), "state": query["state"]})
+    params = urlencode(
+        {"code": code, "scopes": ",".join(granted), "state": query["state"]}
+    )
     return client.get(f"{callback}?{params}")
