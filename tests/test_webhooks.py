@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ from flask_tiktok import (
     parse_webhook_event,
     verify_webhook_signature,
 )
+from flask_tiktok.expiring import ExpiringRecord
 from flask_tiktok.signals import (
     tiktok_authorization_removed,
     tiktok_logged_out,
@@ -422,6 +424,22 @@ def test_a_large_body_is_refused_unread(app: Flask, received: Received) -> None:
     assert received.events == []
 
 
+def test_a_large_chunked_body_is_refused_after_a_bounded_read(
+    app: Flask, received: Received
+) -> None:
+    body = event_body(padding="x" * 70_000)
+    stream = io.BytesIO(body)
+    answer = app.test_client().post(
+        URL,
+        input_stream=stream,
+        headers={"TikTok-Signature": sign(SECRET, int(time.time()), body)},
+        environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""},
+    )
+    assert answer.status_code == 413
+    assert stream.tell() == 64 * 1024 + 1
+    assert received.events == []
+
+
 def test_a_get_is_not_a_webhook(app: Flask) -> None:
     assert app.test_client().get(URL).status_code == 405
 
@@ -698,6 +716,30 @@ def test_secret_fallbacks_are_checked(value: Any, message: str | None) -> None:
         return
     with pytest.raises(ValueError, match=message):
         create_app(TIKTOK_CLIENT_SECRET_FALLBACKS=value)
+
+
+def test_the_expiring_record_forgets_by_age_and_by_size() -> None:
+    clock = Clock()
+    record = ExpiringRecord(3, clock=clock)
+    assert record.get("a") is None
+    assert record.add("a", 1.0, 10)
+    assert not record.add("a", 2.0, 10)
+    assert record.get("a") == 1.0
+    clock.now += 10
+    assert record.get("a") is None
+    assert record.add("a", 3.0, 10)
+    assert record.get("a") == 3.0
+    for key in "bcd":
+        record.put(key, 0.0, 100)
+    assert len(record) == 3
+    assert record.get("a") is None
+    record.put("b", 5.0, 100)
+    assert record.get("b") == 5.0
+    record.discard("b")
+    assert record.get("b") is None
+    assert record.add("e", 0.0, 100)
+    assert record.add("f", 0.0, 100)
+    assert [record.get(k) for k in "cdef"] == [None, 0.0, 0.0, 0.0]
 
 
 # -- arbitrary input ----------------------------------------------------------
