@@ -12,6 +12,18 @@ Handling ``authorization.removed`` deletes what the storage keeps for that
 ``open_id`` and sends ``tiktok_authorization_removed``; every event sends
 ``tiktok_webhook_received``. Receivers run before TikTok gets its answer, so
 they should be quick (hand slow work to a queue).
+
+With the default cookie session there is nothing server-side to delete: the
+login lives in the user's browser. ``TIKTOK_REMEMBER_REMOVED = True`` keeps
+``open_id -> create_time`` of each removal in this process for
+``PERMANENT_SESSION_LIFETIME`` (a cookie not re-saved for that long is refused
+by Flask anyway), and the user's next request here logs them out unless they
+logged in after the removal. The trade-off: the record costs one dict lookup
+per request while it holds anything, but it is lost on restart and unseen by
+other worker processes, so with several workers a removed user may stay logged
+in on the others (their access token is revoked all the same, so calls to
+TikTok fail). A server-side storage (``shared``) needs no record: deleting
+its row ends the login everywhere.
 """
 
 from __future__ import annotations

@@ -34,8 +34,9 @@ tiktok_logged_out = _signals.signal("tiktok-logged-out")
 #: arguments: ``open_id`` and ``tokens``.
 tiktok_token_refreshed = _signals.signal("tiktok-token-refreshed")
 
-#: A webhook event with a valid signature arrived (once per delivery id).
-#: Keyword argument: ``event`` (the parsed body, ``content`` decoded).
+#: A webhook event with a valid signature arrived (once per event, however
+#: often TikTok delivers it). Keyword argument: ``event``
+#: (a :class:`~flask_tiktok.WebhookEvent`, ``content`` decoded).
 tiktok_webhook_received = _signals.signal("tiktok-webhook-received")
 
 #: TikTok said a user removed the app's authorization. Keyword arguments:
