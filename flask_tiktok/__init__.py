@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .api import TikTokAPISession
 from .client import TikTokClient, VideoPage, parse_api_response
 from .errors import (
@@ -28,7 +30,20 @@ from .user import (
 )
 from .webhooks import WebhookEvent, parse_webhook_event, verify_webhook_signature
 
+if TYPE_CHECKING:
+    from .sqla import SQLAlchemyStorage as SQLAlchemyStorage
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Kept out of __all__ and imported on first use: SQLAlchemy is optional.
+    if name == "SQLAlchemyStorage":
+        from . import storage
+
+        return storage.SQLAlchemyStorage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FIELDS_BY_SCOPE",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from typing import Any
 
 import requests
-from flask import Flask, current_app, has_request_context
+from flask import Flask, current_app, has_app_context, has_request_context
 
 from .api import TikTokAPISession
+from .cli import cli
 from .client import API_BASE_URL, AUTHORIZATION_URL, REVOKE_URL, TOKEN_URL, TikTokClient
+from .errors import TikTokLoginRequired
 from .receiver import exempt_from_csrf
 from .refresh import TokenRefresher
 from .signals import tiktok_logged_out, tiktok_token_refreshed
@@ -114,6 +117,7 @@ class TikTok:
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         exempt_from_csrf(app, webhook)
         app.context_processor(_template_context)
+        app.cli.add_command(cli)
 
     @property
     def client(self) -> TikTokClient:
@@ -137,6 +141,54 @@ class TikTok:
         """
         state = get_state()
         return TikTokAPISession(state.client, state.current_tokens)
+
+    def api_for(self, open_id: str) -> TikTokAPISession:
+        """A session calling TikTok as ``open_id``, who need not be here.
+
+        For jobs and CLI commands (call it in an app context): the same
+        :class:`~flask_tiktok.TikTokAPISession` as :attr:`api`, reading the
+        user's tokens from the storage, refreshing (once across processes)
+        and storing them as a request would. The storage must be shared
+        (:class:`~flask_tiktok.storage.SQLAlchemyStorage`); a call raises
+        :class:`~flask_tiktok.TikTokLoginRequired` when no tokens are stored
+        or TikTok refused to refresh them.
+        """
+        state = get_state()
+        if not state.storage.shared:
+            raise RuntimeError(
+                "tiktok.api_for() needs a shared storage:"
+                f" {type(state.storage).__name__} keeps tokens in each user's"
+                " browser session, out of reach of jobs and other workers. Pass"
+                " storage=SQLAlchemyStorage(...) to TikTok()."
+            )
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        cached: list[OAuth2Tokens] = []
+
+        def tokens() -> OAuth2Tokens:
+            if cached and not cached[0].access_token_expired(state.refresher.leeway):
+                return cached[0]
+            with nullcontext() if has_app_context() else app.app_context():
+                stored = state.storage.get_tokens(open_id)
+                if stored is None:
+                    raise TikTokLoginRequired(
+                        f"no TikTok tokens stored for {open_id!r}"
+                    )
+                fresh = state.refresher.ensure_fresh(open_id, stored)
+            cached[:] = [fresh]
+            return fresh
+
+        return TikTokAPISession(state.client, tokens)
+
+    def forget(self, open_id: str) -> None:
+        """Delete everything stored about ``open_id`` (a data-deletion request).
+
+        Their tokens are not revoked at TikTok: call
+        ``tiktok.client.revoke_token`` first if they should be.
+        """
+        state = get_state()
+        state.storage.forget(open_id)
+        if has_request_context():
+            state.forget_current()
 
     def videos(
         self, fields: Iterable[str] | None = None, *, limit: int | None = 20

@@ -82,13 +82,22 @@ class TokenRefresher:
         self._on_refused = on_refused
         self._rotated = _RotationRecord(rotation_ttl, 10_000)
 
-    def ensure_fresh(self, open_id: str, tokens: OAuth2Tokens) -> OAuth2Tokens:
-        """``tokens`` if still valid, else the refreshed pair (stored)."""
-        if not tokens.access_token_expired(self.leeway):
+    def ensure_fresh(
+        self, open_id: str, tokens: OAuth2Tokens, *, force: bool = False
+    ) -> OAuth2Tokens:
+        """``tokens`` if still valid, else the refreshed pair (stored).
+
+        ``force`` refreshes valid tokens too, unless another holder of the
+        lock replaced ``tokens`` meanwhile.
+        """
+        if not force and not tokens.access_token_expired(self.leeway):
             return tokens
         with self.storage.refresh_lock(open_id):
             current = self.storage.get_tokens(open_id) or tokens
-            if not current.access_token_expired(self.leeway):
+            replaced = current.access_token != tokens.access_token
+            if not current.access_token_expired(self.leeway) and (
+                not force or replaced
+            ):
                 return current
             refresh_token = current.refresh_token
             rotated = self._rotated.get(refresh_token) if refresh_token else None

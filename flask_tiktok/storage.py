@@ -15,8 +15,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flask import current_app, has_request_context, session
 
@@ -24,7 +25,24 @@ from .crypto import TokenCipher
 from .expiring import ExpiringRecord
 from .tokens import OAuth2Tokens
 
-__all__ = ["BaseStorage", "SessionStorage", "StoredUser"]
+if TYPE_CHECKING:
+    from .sqla import SQLAlchemyStorage as SQLAlchemyStorage
+
+__all__ = ["BaseStorage", "SessionStorage", "StoredLogin", "StoredUser"]
+
+
+def __getattr__(name: str) -> Any:
+    # SQLAlchemy is an optional extra: import it only when asked for.
+    if name == "SQLAlchemyStorage":
+        try:
+            from .sqla import SQLAlchemyStorage
+        except ModuleNotFoundError as exc:
+            raise ImportError(
+                "SQLAlchemyStorage needs SQLAlchemy 2: pip install"
+                f" 'flask-tiktok[sqlalchemy]' ({exc})"
+            ) from exc
+        return SQLAlchemyStorage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -40,6 +58,18 @@ class StoredUser:
     #: When the user logged in (epoch seconds), if the backend records it;
     #: an authorization TikTok removed after that ends the login.
     logged_in_at: float | None = None
+
+
+@dataclass
+class StoredLogin:
+    """A stored user and the state of their tokens, as listed for operators."""
+
+    user: StoredUser
+    #: Whether tokens are stored (False after a logout or a refused refresh).
+    has_tokens: bool
+    access_token_expires_at: datetime | None = None
+    refresh_token_expires_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class BaseStorage(ABC):
@@ -83,6 +113,18 @@ class BaseStorage(ABC):
     @abstractmethod
     def delete(self, open_id: str | None = None) -> None:
         """Forget a user (the current request's one when ``open_id`` is None)."""
+
+    def forget(self, open_id: str) -> None:
+        """Remove everything stored about a user (a data-deletion request)."""
+        self.delete(open_id)
+
+    def list_users(self) -> list[StoredLogin]:
+        """Every stored user; only storages that keep users server-side can."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot list users: it keeps each login in"
+            " the user's own browser session. Use a server-side storage such as"
+            " flask_tiktok.storage.SQLAlchemyStorage."
+        )
 
     @contextmanager
     def refresh_lock(self, open_id: str) -> Iterator[None]:
@@ -150,23 +192,7 @@ class SessionStorage(BaseStorage):
         record = session.get(_KEY) if user and user.open_id == open_id else None
         if not record or not isinstance(record.get("t"), str):
             return None
-        plain = _cipher().decrypt(record["t"], open_id)
-        if plain is None:
-            return None
-        access, refresh, expires_in, refresh_expires_in, issued_at = json.loads(plain)
-        data: dict[str, Any] = {
-            "access_token": access,
-            "open_id": open_id,
-            "scope": record.get("s", ""),
-            "token_type": "Bearer",
-        }
-        if refresh:
-            data["refresh_token"] = refresh
-        if expires_in is not None:
-            data["expires_in"] = expires_in
-        if refresh_expires_in is not None:
-            data["refresh_expires_in"] = refresh_expires_in
-        return OAuth2Tokens(data, issued_at)
+        return _unseal(record["t"], open_id, str(record.get("s", "")))
 
     def set(self, user: StoredUser, tokens: OAuth2Tokens) -> None:
         session[_KEY] = {
@@ -205,6 +231,26 @@ def _seal(open_id: str, tokens: OAuth2Tokens) -> str:
     return _cipher().encrypt(
         json.dumps(compact, separators=(",", ":")).encode(), open_id
     )
+
+
+def _unseal(text: str, open_id: str, scope: str) -> OAuth2Tokens | None:
+    plain = _cipher().decrypt(text, open_id)
+    if plain is None:
+        return None
+    access, refresh, expires_in, refresh_expires_in, issued_at = json.loads(plain)
+    data: dict[str, Any] = {
+        "access_token": access,
+        "open_id": open_id,
+        "scope": scope,
+        "token_type": "Bearer",
+    }
+    if refresh:
+        data["refresh_token"] = refresh
+    if expires_in is not None:
+        data["expires_in"] = expires_in
+    if refresh_expires_in is not None:
+        data["refresh_expires_in"] = refresh_expires_in
+    return OAuth2Tokens(data, issued_at)
 
 
 def _cipher() -> TokenCipher:

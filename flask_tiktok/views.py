@@ -130,8 +130,9 @@ def callback() -> Response:
         return login_failed("tiktok_error", str(exc), exc)
     if profile.get("open_id", open_id) != open_id:
         return login_failed("tiktok_error", "user info of another user")
-    # A previous user's TikTok data must not survive into this login.
-    state.storage.delete()
+    # A previous user's TikTok data must not survive into this login: set()
+    # replaces the request's user. (A delete() here would log that user out
+    # on every device with a server-side storage.)
     state.forget_current()
     user = StoredUser(open_id, tokens.scopes, profile)
     state.storage.set(user, tokens)

@@ -10,7 +10,12 @@ import pytest
 import requests_mock
 from flask import Flask, jsonify, render_template_string
 
-from flask_tiktok import TikTok, current_tiktok_user, tiktok_login_required
+from flask_tiktok import (
+    BaseStorage,
+    TikTok,
+    current_tiktok_user,
+    tiktok_login_required,
+)
 
 TOKEN_URL = "https://open.tiktokapis.com/v2/oauth/token/"
 REVOKE_URL = "https://open.tiktokapis.com/v2/oauth/revoke/"
@@ -48,7 +53,7 @@ def user_info_body(user: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
-def create_app(**config: Any) -> Flask:
+def create_app(*, storage: BaseStorage | None = None, **config: Any) -> Flask:
     """A small app with public, protected and scope-protected routes."""
     app = Flask(__name__)
     app.config.update(
@@ -58,7 +63,7 @@ def create_app(**config: Any) -> Flask:
         TIKTOK_CLIENT_SECRET="client-secret-1",
     )
     app.config.update(config)
-    tiktok = TikTok(app)
+    tiktok = TikTok(app, storage=storage)
 
     @app.get("/")
     def home() -> str:

@@ -1,0 +1,686 @@
+"""SQLAlchemyStorage on SQLite and PostgreSQL: logins, encryption at rest,
+refresh under a database lock, offline access, the CLI, webhook deliveries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from conftest import (
+    PROFILE,
+    REVOKE_URL,
+    TOKEN_URL,
+    USER_INFO_URL,
+    create_app,
+    log_in,
+    token_body,
+)
+from flask import Flask, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_sqlalchemy import SQLAlchemy
+from sqla_support import KINDS, Database, database
+from sqlalchemy import (
+    Column,
+    Engine,
+    ForeignKey,
+    MetaData,
+    String,
+    Table,
+    event,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from flask_tiktok import (
+    SessionStorage,
+    TikTokLoginRequired,
+    current_tiktok_user,
+    signals,
+)
+from flask_tiktok.sqla import (
+    SQLAlchemyStorage,
+    TikTokAccount,
+    TikTokAccountMixin,
+)
+from flask_tiktok.storage import StoredUser
+from flask_tiktok.tokens import OAuth2Tokens
+
+ALICE = "open-id-alice"
+ROTATED = token_body(access_token="act.alice-2", refresh_token="rft.alice-2")
+
+
+@pytest.fixture(params=KINDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    with database(request.param, tmp_path) as found:
+        yield found
+
+
+@pytest.fixture
+def engine(db: Database) -> Iterator[Engine]:
+    engine = db.engine()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def storage(engine: Engine) -> SQLAlchemyStorage:
+    storage = SQLAlchemyStorage(engine, lock_timeout=5)
+    storage.create_all()
+    return storage
+
+
+@pytest.fixture
+def app(storage: SQLAlchemyStorage) -> Flask:
+    return create_app(storage=storage)
+
+
+def form(request: Any) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(request.text).items()}
+
+
+def refreshes(mock: Any) -> list[dict[str, str]]:
+    sent = [form(r) for r in mock.request_history if r.url == TOKEN_URL]
+    return [f for f in sent if f["grant_type"] == "refresh_token"]
+
+
+def row(engine: Engine, open_id: str = ALICE) -> Any:
+    t = TikTokAccount.__table__
+    with engine.connect() as connection:
+        return connection.execute(select(t).where(t.c.open_id == open_id)).first()
+
+
+def cookie_session(app: Flask, client: Any) -> dict[str, Any]:
+    cookie = client.get_cookie("session")
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    assert serializer is not None
+    loaded: dict[str, Any] = serializer.loads(cookie.value)
+    return loaded
+
+
+def expired(**overrides: Any) -> OAuth2Tokens:
+    """Alice's tokens as issued an hour ago with a 30-second access token."""
+    return OAuth2Tokens(token_body(expires_in=30, **overrides), time.time() - 3600)
+
+
+def store(app: Flask, storage: SQLAlchemyStorage, tokens: OAuth2Tokens) -> None:
+    with app.test_request_context():
+        storage.set(StoredUser(ALICE, ["user.info.basic"], dict(PROFILE)), tokens)
+
+
+# -- login, the cookie, encryption at rest ------------------------------------
+
+
+def test_login_keeps_tokens_and_profile_in_the_table_and_only_a_reference_in_the_cookie(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    stored = row(engine)
+    assert stored.profile == PROFILE
+    assert stored.scopes == "user.info.basic"
+    assert stored.access_token_expires_at is not None
+    assert "act.alice-1" not in stored.sealed_tokens
+    assert "rft.alice-1" not in stored.sealed_tokens
+    assert cookie_session(app, client)["_tiktok_id"] == [ALICE, stored.login_id]
+    cookie = client.get_cookie("session").value
+    assert "alice-1" not in cookie and "Alice" not in cookie
+    assert "Alice &lt;Creator&gt;" in client.get("/me").get_data(as_text=True)
+    with app.app_context():
+        tokens = app.extensions["tiktok"].storage.get_tokens(ALICE)
+    assert tokens.access_token == "act.alice-1"
+    assert tokens.refresh_token == "rft.alice-1"
+    assert tokens.scopes == ["user.info.basic"]
+
+
+def test_a_protected_request_costs_one_primary_key_read(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/me").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) == 1
+    assert statements[0].lstrip().startswith("SELECT")
+    assert "tiktok_accounts.open_id =" in statements[0]
+    assert "sealed_tokens IS NOT NULL" in statements[0]
+    assert len(tiktok_mock.request_history) == 2  # the login's two calls only
+
+
+def test_tokens_are_bound_to_the_open_id_and_the_secret_key(
+    app: Flask, storage: SQLAlchemyStorage, engine: Engine
+) -> None:
+    store(app, storage, expired())
+    with app.test_request_context():
+        storage.set(
+            StoredUser("open-id-bob", [], {"display_name": "Bob"}),
+            OAuth2Tokens(token_body(open_id="open-id-bob", access_token="act.bob")),
+        )
+    t = TikTokAccount.__table__
+    with engine.begin() as connection:
+        connection.execute(
+            update(t)
+            .where(t.c.open_id == "open-id-bob")
+            .values(sealed_tokens=row(engine).sealed_tokens)
+        )
+    with app.app_context():
+        assert storage.get_tokens("open-id-bob") is None
+        assert storage.get_tokens(ALICE) is not None
+    rotated = create_app(
+        storage=storage,
+        SECRET_KEY="a-new-secret-key-9876543210",
+        SECRET_KEY_FALLBACKS=["test-secret-key-0123456789"],
+    )
+    with rotated.app_context():
+        assert storage.get_tokens(ALICE).access_token == "act.alice-1"
+    with create_app(storage=storage, SECRET_KEY="another-key-000000").app_context():
+        assert storage.get_tokens(ALICE) is None
+
+
+def test_a_forged_or_stale_cookie_reference_is_anonymous(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    with client.session_transaction() as session:
+        session["_tiktok_id"] = [ALICE, "not-the-login-id"]
+    assert client.get("/").get_data(as_text=True) == "Anonymous"
+    assert "_tiktok_id" not in cookie_session(app, client)
+    with client.session_transaction() as session:
+        session["_tiktok_id"] = "garbage"
+    assert client.get("/").get_data(as_text=True) == "Anonymous"
+
+
+def test_devices_share_a_login_and_logout_revokes_and_ends_it_everywhere(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    laptop, phone = app.test_client(), app.test_client()
+    log_in(laptop)
+    log_in(phone)
+    first_login = row(engine).login_id
+    assert cookie_session(app, phone)["_tiktok_id"] == [ALICE, first_login]
+    assert phone.get("/me").status_code == 200
+
+    assert laptop.post("/tiktok/logout").status_code == 302
+    revoke = [r for r in tiktok_mock.request_history if r.url == REVOKE_URL]
+    assert form(revoke[0]) == {
+        "client_key": "client-key-1",
+        "client_secret": "client-secret-1",
+        "token": "act.alice-1",
+    }
+    stored = row(engine)
+    assert stored.sealed_tokens is None
+    assert stored.login_id is None
+    assert stored.profile == PROFILE  # kept until forget()
+    assert phone.get("/me").status_code == 302
+    assert laptop.get("/me").status_code == 302
+
+    stale = app.test_client()
+    stale.set_cookie("session", phone.get_cookie("session").value)
+    log_in(laptop)
+    assert row(engine).login_id not in (None, first_login)
+    assert laptop.get("/me").status_code == 200
+    # A cookie from before the logout does not come back with the new login.
+    assert stale.get("/me").status_code == 302
+
+
+def test_logging_in_as_someone_else_does_not_log_the_previous_user_out(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    tiktok_mock.post(
+        TOKEN_URL, json=token_body(open_id="open-id-bob", access_token="act.bob")
+    )
+    tiktok_mock.get(
+        USER_INFO_URL,
+        json={
+            "data": {"user": {"open_id": "open-id-bob", "display_name": "Bob"}},
+            "error": {"code": "ok", "message": "", "log_id": "x"},
+        },
+    )
+    log_in(client)
+    assert client.get("/").get_data(as_text=True) == "Hello Bob"
+    assert row(engine).sealed_tokens is not None  # Alice's jobs keep working
+    assert row(engine, "open-id-bob").sealed_tokens is not None
+
+
+def test_set_retries_as_an_update_when_a_concurrent_first_login_inserted(
+    app: Flask, storage: SQLAlchemyStorage, engine: Engine, monkeypatch: Any
+) -> None:
+    real = storage._upsert_once
+    calls: list[str] = []
+
+    def racing(open_id: str, values: dict[str, Any]) -> str:
+        calls.append(open_id)
+        if len(calls) == 1:
+            store(app, SQLAlchemyStorage(engine), expired(access_token="act.other"))
+            raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+        return real(open_id, values)
+
+    monkeypatch.setattr(storage, "_upsert_once", racing)
+    store(app, storage, expired(access_token="act.mine"))
+    assert calls == [ALICE, ALICE]
+    with app.app_context():
+        assert storage.get_tokens(ALICE).access_token == "act.mine"
+
+
+# -- refresh ---------------------------------------------------------------------
+
+
+def test_an_expired_token_is_refreshed_and_the_rotated_pair_stored(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    tiktok_mock.post(TOKEN_URL, json=token_body(expires_in=30))
+    log_in(client)
+    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    before = row(engine)
+    assert client.get("/api/me").status_code == 200
+    assert refreshes(tiktok_mock) == [
+        {
+            "client_key": "client-key-1",
+            "client_secret": "client-secret-1",
+            "grant_type": "refresh_token",
+            "refresh_token": "rft.alice-1",
+        }
+    ]
+    assert tiktok_mock.last_request.headers["Authorization"] == "Bearer act.alice-2"
+    after = row(engine)
+    assert after.sealed_tokens != before.sealed_tokens
+    assert after.login_id == before.login_id
+    assert after.access_token_expires_at > before.access_token_expires_at
+    with app.app_context():
+        assert app.extensions["tiktok"].storage.get_tokens(ALICE).refresh_token == (
+            "rft.alice-2"
+        )
+    assert client.get("/api/me").status_code == 200
+    assert len(refreshes(tiktok_mock)) == 1
+
+
+def test_a_refused_refresh_deletes_the_stored_tokens(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    tiktok_mock.post(TOKEN_URL, json=token_body(expires_in=30))
+    log_in(client)
+    tiktok_mock.post(
+        TOKEN_URL,
+        json={"error": "invalid_grant", "error_description": "revoked", "log_id": "L"},
+    )
+    ended: list[dict[str, Any]] = []
+    with signals.tiktok_logged_out.connected_to(lambda s, **kw: ended.append(kw), app):
+        response = client.get("/api/me")
+    assert response.status_code == 302
+    assert ended == [{"open_id": ALICE, "reason": "refresh_refused"}]
+    assert row(engine).sealed_tokens is None
+    assert client.get("/me").status_code == 302
+
+
+def test_the_lock_waits_for_another_connection_and_rereads_its_commit(
+    db: Database, app: Flask, storage: SQLAlchemyStorage
+) -> None:
+    store(app, storage, expired())
+    other = db.engine()
+    t = TikTokAccount.__table__
+    newer = OAuth2Tokens(token_body(access_token="act.elsewhere"))
+    with app.app_context():
+        from flask_tiktok.storage import _seal
+
+        sealed = _seal(ALICE, newer)
+    acquired = threading.Event()
+    entered: list[float] = []
+
+    def refresh_elsewhere() -> None:
+        with app.app_context(), storage.refresh_lock(ALICE):
+            entered.append(time.monotonic())
+            entered.append(storage.get_tokens(ALICE).access_token)  # type: ignore[union-attr, arg-type]
+
+    with other.connect() as connection:
+        if db.schema is None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.begin()
+            connection.execute(
+                select(t.c.open_id).where(t.c.open_id == ALICE).with_for_update()
+            )
+        acquired.set()
+        worker = threading.Thread(target=refresh_elsewhere)
+        worker.start()
+        time.sleep(0.5)
+        assert entered == []  # still waiting for the other transaction
+        connection.execute(
+            update(t).where(t.c.open_id == ALICE).values(sealed_tokens=sealed)
+        )
+        released = time.monotonic()
+        connection.commit()
+    worker.join(10)
+    other.dispose()
+    assert entered[0] >= released
+    assert entered[1] == "act.elsewhere"
+
+
+def test_writes_inside_the_lock_use_its_transaction(
+    db: Database, app: Flask, storage: SQLAlchemyStorage
+) -> None:
+    store(app, storage, expired())
+    fresh = OAuth2Tokens(token_body(access_token="act.fresh"))
+    observer = db.engine()
+    with app.app_context():
+        started = time.monotonic()
+        with storage.refresh_lock(ALICE):
+            storage.set_tokens(ALICE, fresh)
+            assert storage.get_tokens(ALICE) == OAuth2Tokens(
+                fresh.data, int(fresh.issued_at)
+            )
+            if db.schema is not None:
+                # Not committed yet: another connection still reads the old row.
+                with observer.connect() as connection:
+                    old = connection.execute(
+                        text("SELECT sealed_tokens FROM tiktok_accounts")
+                    )
+                    assert old.scalar() == row(observer).sealed_tokens
+        assert time.monotonic() - started < 3  # no wait on a row we hold
+        assert storage.get_tokens(ALICE).access_token == "act.fresh"  # type: ignore[union-attr]
+        with storage.refresh_lock(ALICE):
+            storage.delete(ALICE)
+        assert storage.get_tokens(ALICE) is None
+    observer.dispose()
+
+
+def test_concurrent_threads_refresh_once(
+    app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
+) -> None:
+    store(app, storage, expired())
+
+    def slow_refresh(request: Any, context: Any) -> dict[str, Any]:
+        time.sleep(0.3)
+        return ROTATED
+
+    tiktok_mock.post(TOKEN_URL, json=slow_refresh)
+    tiktok_ = app.extensions["test_tiktok"]
+
+    def call() -> str:
+        with app.app_context():
+            token: str = tiktok_.api_for(ALICE).access_token
+            return token
+
+    with ThreadPoolExecutor(8) as pool:
+        tokens = list(pool.map(lambda _: call(), range(8)))
+    assert tokens == ["act.alice-2"] * 8
+    assert len(refreshes(tiktok_mock)) == 1
+
+
+# -- offline access, forget, the CLI -------------------------------------------
+
+
+def test_api_for_calls_refreshes_and_stores_outside_a_request(
+    app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
+) -> None:
+    store(app, storage, expired())
+    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    tiktok = app.extensions["test_tiktok"]
+    refreshed: list[str] = []
+    with app.app_context():
+        api = tiktok.api_for(ALICE)
+    with signals.tiktok_token_refreshed.connected_to(
+        lambda s, **kw: refreshed.append(kw["open_id"]), app
+    ):
+        # Outside any context: the session pushes the app's for the storage.
+        data = api.call("GET", "user/info/", params={"fields": "open_id"})
+        api.get("user/info/", params={"fields": "display_name"})
+    assert data["user"]["open_id"] == ALICE
+    assert refreshed == [ALICE]
+    assert len(refreshes(tiktok_mock)) == 1
+    sent = [r for r in tiktok_mock.request_history if r.url.startswith(USER_INFO_URL)]
+    assert [r.headers["Authorization"] for r in sent] == ["Bearer act.alice-2"] * 2
+    assert [r.qs for r in sent] == [
+        {"fields": ["open_id"]},
+        {"fields": ["display_name"]},
+    ]
+    with app.app_context():
+        assert storage.get_tokens(ALICE).access_token == "act.alice-2"  # type: ignore[union-attr]
+        with pytest.raises(TikTokLoginRequired, match="open-id-nobody"):
+            tiktok.api_for("open-id-nobody").get("user/info/")
+
+
+def test_api_for_needs_a_shared_storage() -> None:
+    app = create_app(storage=SessionStorage())
+    with app.app_context(), pytest.raises(RuntimeError, match="shared storage"):
+        app.extensions["test_tiktok"].api_for(ALICE)
+
+
+def test_forget_removes_the_user_entirely(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    with app.test_request_context():
+        app.extensions["test_tiktok"].forget(ALICE)
+    assert row(engine) is None
+    assert client.get("/me").status_code == 302
+    log_in(client)
+    reference = cookie_session(app, client)["_tiktok_id"]
+    with app.test_request_context():
+        # The current browser's reference goes too.
+        session["_tiktok_id"] = reference
+        assert current_tiktok_user.open_id == ALICE
+        app.extensions["test_tiktok"].forget(ALICE)
+        assert "_tiktok_id" not in session
+        assert not current_tiktok_user.is_authenticated
+
+
+def test_cli_lists_refreshes_and_forgets_users(
+    app: Flask, storage: SQLAlchemyStorage, engine: Engine, tiktok_mock: Any
+) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["tiktok", "users"]).output == (
+        "No TikTok users are stored.\n"
+    )
+    store(app, storage, OAuth2Tokens(token_body(), 1_767_225_600))  # 2026-01-01
+    with app.test_request_context():
+        storage.set(
+            StoredUser("open-id-bob", [], {}),
+            OAuth2Tokens(token_body(open_id="open-id-bob")),
+        )
+        storage.delete("open-id-bob")
+    listing = runner.invoke(args=["tiktok", "users"])
+    assert listing.exit_code == 0
+    assert listing.output.splitlines() == [
+        "OPEN_ID        NAME             ACCESS EXPIRES        REFRESH EXPIRES"
+        "       SCOPES",
+        "open-id-alice  Alice <Creator>  2026-01-02 00:00:00Z  2027-01-01 00:00:00Z"
+        "  user.info.basic",
+        "open-id-bob    -                logged out            logged out            -",
+    ]
+
+    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    refreshed = runner.invoke(args=["tiktok", "refresh", ALICE])
+    assert refreshed.exit_code == 0, refreshed.output
+    assert refreshed.output.startswith("Refreshed open-id-alice: access token valid")
+    assert refreshes(tiktok_mock)[0]["refresh_token"] == "rft.alice-1"
+    with app.app_context():
+        assert storage.get_tokens(ALICE).access_token == "act.alice-2"  # type: ignore[union-attr]
+
+    missing = runner.invoke(args=["tiktok", "refresh", "open-id-bob"])
+    assert missing.exit_code == 1
+    assert "No tokens are stored for 'open-id-bob'" in missing.output
+
+    tiktok_mock.post(TOKEN_URL, json={"error": "invalid_grant", "log_id": "L"})
+    refused = runner.invoke(args=["tiktok", "refresh", ALICE])
+    assert refused.exit_code == 1
+    assert "TikTok refused to refresh" in refused.output
+    assert row(engine).sealed_tokens is None
+
+    forgotten = runner.invoke(args=["tiktok", "forget", "--yes", ALICE])
+    assert forgotten.output == "Forgot open-id-alice.\n"
+    assert row(engine) is None
+
+
+def test_cli_explains_what_a_session_storage_cannot_do() -> None:
+    runner = create_app().test_cli_runner()
+    users = runner.invoke(args=["tiktok", "users"])
+    assert users.exit_code == 1
+    assert "SessionStorage cannot list users" in users.output
+    refresh = runner.invoke(args=["tiktok", "refresh", ALICE])
+    assert refresh.exit_code == 1
+    assert "SessionStorage keeps tokens in the user's browser" in refresh.output
+
+
+def test_cli_reports_a_tiktok_outage(
+    app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
+) -> None:
+    store(app, storage, expired())
+    tiktok_mock.post(TOKEN_URL, status_code=502, text="<html>Bad gateway</html>")
+    result = app.test_cli_runner().invoke(args=["tiktok", "refresh", ALICE])
+    assert result.exit_code == 1
+    assert "TikTok could not refresh" in result.output
+
+
+# -- webhook deliveries ----------------------------------------------------------
+
+
+def test_a_delivery_is_remembered_once_across_connections(
+    db: Database, storage: SQLAlchemyStorage
+) -> None:
+    assert storage.remember_delivery("event-1", 3600) is True
+    assert storage.remember_delivery("event-1", 3600) is False
+    other = SQLAlchemyStorage(db.engine())
+    assert other.remember_delivery("event-1", 3600) is False
+    storage.forget_delivery("event-1")
+    assert other.remember_delivery("event-1", 3600) is True
+    assert storage.remember_delivery("short", 0) is True
+    assert storage.remember_delivery("short", 3600) is True  # it had expired
+    with ThreadPoolExecutor(8) as pool:
+        firsts = list(pool.map(lambda _: other.remember_delivery("race", 60), range(8)))
+    assert firsts.count(True) == 1
+
+
+# -- set-up variants ---------------------------------------------------------------
+
+
+def test_flask_sqlalchemy_with_a_model_of_the_app(
+    tmp_path: Path, tiktok_mock: Any
+) -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    db = SQLAlchemy(model_class=Base)
+
+    class User(db.Model):  # type: ignore[name-defined, misc]
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(String(80))
+
+    class Account(TikTokAccountMixin, db.Model):  # type: ignore[name-defined, misc]
+        __tablename__ = "tiktok_account"
+        user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    for bind in (db.session, db):
+        storage = SQLAlchemyStorage(bind, model=Account)
+        app = create_app(
+            storage=storage,
+            SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'app.db'}",
+        )
+        db.init_app(app)
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+            storage.create_all()
+            db.session.add(User(id=1, name="alice"))
+            db.session.commit()
+
+        def link(sender: Flask, user: Any, **kw: Any) -> None:
+            db.session.get(Account, user.open_id).user_id = 1
+            db.session.commit()
+
+        client = app.test_client()
+        with signals.tiktok_logged_in.connected_to(link, app):
+            log_in(client)
+        log_in(client)  # a second login keeps the app's own column
+        with app.app_context():
+            account = db.session.get(Account, ALICE)
+            assert account is not None and account.user_id == 1
+            assert account.profile == PROFILE
+            # The storage's transactions leave the app's session alone.
+            db.session.add(User(id=2, name="pending"))
+            storage.get_tokens(ALICE)
+            storage.set_tokens(ALICE, OAuth2Tokens(token_body(access_token="x")))
+            db.session.rollback()
+            assert db.session.get(User, 2) is None
+            assert storage.get_tokens(ALICE).access_token == "x"  # type: ignore[union-attr]
+        assert client.get("/me").status_code == 200
+
+
+def test_sessionmaker_and_table_binds_and_bad_arguments(engine: Engine) -> None:
+    table = Table(
+        "my_tiktok",
+        MetaData(),
+        *(c._copy() for c in TikTokAccount.__table__.columns),
+        Column("note", String(20)),
+    )
+    storage = SQLAlchemyStorage(sessionmaker(engine), model=table)
+    storage.create_all()
+    app = create_app(storage=storage)
+    store(app, storage, expired())
+    assert [u.user.open_id for u in storage.list_users()] == [ALICE]
+    with pytest.raises(ValueError, match="lacks the column"):
+        SQLAlchemyStorage(
+            engine, model=Table("t", MetaData(), Column("open_id", String))
+        )
+    with pytest.raises(TypeError, match="mapped class or a Table"):
+        SQLAlchemyStorage(engine, model=object())
+    with pytest.raises(TypeError, match="needs an Engine"):
+        SQLAlchemyStorage("sqlite://")  # type: ignore[arg-type]
+
+
+def test_importing_flask_tiktok_does_not_need_sqlalchemy() -> None:
+    code = """
+import sys
+sys.modules["sqlalchemy"] = None
+import flask, flask_tiktok
+from flask_tiktok import TikTok
+app = flask.Flask("x")
+app.config.update(SECRET_KEY="k", TIKTOK_CLIENT_KEY="a", TIKTOK_CLIENT_SECRET="b")
+TikTok(app)
+try:
+    from flask_tiktok import SQLAlchemyStorage
+except ImportError as exc:
+    print("ImportError:", exc)
+"""
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'flask-tiktok[sqlalchemy]'" in result.stdout
+
+
+def test_both_import_paths_name_the_same_class() -> None:
+    import flask_tiktok
+    from flask_tiktok import storage
+
+    assert (
+        flask_tiktok.SQLAlchemyStorage is storage.SQLAlchemyStorage is SQLAlchemyStorage
+    )
+    assert SQLAlchemyStorage.shared is True
+    with pytest.raises(AttributeError):
+        flask_tiktok.NoSuchThing  # noqa: B018
+    with pytest.raises(AttributeError):
+        storage.NoSuchThing  # noqa: B018
