@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, request
@@ -17,6 +16,7 @@ from .errors import (
 )
 from .fields import fields_for_scopes
 from .flow import error_page, login_required_response, start_login, take_flow
+from .logs import loggable, logger
 from .receiver import receive_webhook
 from .redirects import safe_next
 from .signals import tiktok_logged_in, tiktok_logged_out, tiktok_login_failed
@@ -25,8 +25,6 @@ from .storage import StoredUser
 from .user import TikTokUser
 
 __all__ = ["blueprint"]
-
-logger = logging.getLogger("flask_tiktok")
 
 blueprint = Blueprint("tiktok", __name__, template_folder="templates")
 
@@ -79,7 +77,9 @@ def login_failed(
     """Send ``tiktok_login_failed`` and render the error page."""
     status, title, message = _MESSAGES[error]
     log_id = getattr(exception, "log_id", None)
-    logger.warning("TikTok login failed: %s (%s)", error, exception or description)
+    logger.warning(
+        "TikTok login failed: %s (%s)", error, loggable(exception or description)
+    )
     tiktok_login_failed.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         error=error,
@@ -176,7 +176,8 @@ def logout() -> Response:
                 state.client.revoke_token(tokens.access_token)
             except TikTokError as exc:
                 logger.warning(
-                    "TikTok token revocation failed (logging out anyway): %s", exc
+                    "TikTok token revocation failed (logging out anyway): %s",
+                    loggable(exc),
                 )
         state.storage.delete()
         state.forget_current()
@@ -203,7 +204,7 @@ def _handle_login_required(exc: TikTokLoginRequired) -> Response:
 @blueprint.app_errorhandler(TikTokError)
 def _handle_tiktok_error(exc: TikTokError) -> Response:
     log_id = getattr(exc, "log_id", None)
-    logger.warning("TikTok call failed: %s", exc)
+    logger.warning("TikTok call failed: %s", loggable(exc))
     if isinstance(exc, TikTokFetchError):
         return error_page(
             504,
