@@ -18,10 +18,17 @@ from typing import NoReturn
 
 from .client import TikTokClient
 from .errors import OAuth2RequestError, TikTokLoginRequired
+from .logs import loggable, logger
 from .storage import BaseStorage
 from .tokens import OAuth2Tokens
 
-__all__ = ["TokenRefresher"]
+__all__ = ["TRANSIENT_OAUTH_ERRORS", "TokenRefresher"]
+
+#: OAuth error codes by which TikTok says "not now" rather than "never": the
+#: grant still stands, so a refresh refused with one keeps the user logged in.
+TRANSIENT_OAUTH_ERRORS = frozenset(
+    {"internal_error", "rate_limit_exceeded", "server_error", "temporarily_unavailable"}
+)
 
 
 class _RotationRecord:
@@ -108,7 +115,14 @@ class TokenRefresher:
                 self._refuse(open_id, "refresh_expired")
             try:
                 fresh = self.client.refresh_access_token(refresh_token)
-            except OAuth2RequestError:
+            except OAuth2RequestError as exc:
+                if exc.code in TRANSIENT_OAUTH_ERRORS:
+                    raise  # answered as any TikTok failure; the login stands
+                logger.warning(
+                    "TikTok refused to refresh the token of %s (logged out): %s",
+                    loggable(open_id),
+                    loggable(exc),
+                )
                 self._refuse(open_id, "refresh_refused")
             if fresh.refresh_token is None:
                 # TikTok always rotates; keep the old one if an answer omits it.

@@ -19,6 +19,7 @@ from .flow import error_page, login_required_response, start_login, take_flow
 from .logs import loggable, logger
 from .receiver import receive_webhook
 from .redirects import safe_next
+from .refresh import TRANSIENT_OAUTH_ERRORS
 from .signals import tiktok_logged_in, tiktok_logged_out, tiktok_login_failed
 from .state import get_state
 from .storage import StoredUser
@@ -123,6 +124,8 @@ def callback() -> Response:
         fields = state.settings.user_fields or fields_for_scopes(tokens.scopes)
         profile = state.client.get_user_info(tokens.access_token, fields or ["open_id"])
     except OAuth2RequestError as exc:
+        if exc.code in TRANSIENT_OAUTH_ERRORS:
+            return login_failed("tiktok_error", exc.description, exc)
         return login_failed("token_error", exc.description, exc)
     except TikTokFetchError as exc:
         return login_failed("tiktok_unreachable", str(exc), exc)
