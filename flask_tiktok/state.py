@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app, g
 
@@ -128,7 +128,8 @@ class TikTokState:
 
     def current_user(self) -> StoredUser | None:
         """The request's stored user (cached on ``g``)."""
-        if "_tiktok_stored_user" not in g:
+        namespace = cast(Any, g)._get_current_object().__dict__
+        if "_tiktok_stored_user" not in namespace:
             user = self.storage.get_user()
             if user is not None and self._authorization_removed(user):
                 self.storage.delete()
@@ -138,8 +139,8 @@ class TikTokState:
                     reason="authorization_removed",
                 )
                 user = None
-            g._tiktok_stored_user = user
-        stored: StoredUser | None = g._tiktok_stored_user
+            namespace["_tiktok_stored_user"] = user
+        stored: StoredUser | None = namespace["_tiktok_stored_user"]
         return stored
 
     def _authorization_removed(self, user: StoredUser) -> bool:
