@@ -42,6 +42,9 @@ TOKEN_URL = "https://open.tiktokapis.com/v2/oauth/token/"  # noqa: S105 (a URL)
 REVOKE_URL = "https://open.tiktokapis.com/v2/oauth/revoke/"
 API_BASE_URL = "https://open.tiktokapis.com/v2/"
 
+#: The most videos TikTok's video list and query endpoints take or give per call.
+MAX_VIDEOS_PER_CALL = 20
+
 #: The name under which the body client-authentication method is registered.
 CLIENT_AUTH_METHOD = "tiktok_client_key_post"
 
@@ -276,7 +279,7 @@ class TikTokClient:
         TikTok may return fewer than ``max_count`` videos while ``has_more`` is
         still true; follow ``cursor`` (or use :meth:`iter_videos`).
         """
-        if not 1 <= max_count <= 20:
+        if not 1 <= max_count <= MAX_VIDEOS_PER_CALL:
             raise ValueError("max_count is 1 to 20 (TikTok's page size limit)")
         body: dict[str, Any] = {"max_count": max_count}
         if cursor is not None:
@@ -285,7 +288,7 @@ class TikTokClient:
             "POST",
             "video/list/",
             access_token,
-            params={"fields": ",".join(fields)},
+            params={"fields": _join_fields(fields)},
             json=body,
         )
         return _video_page(data)
@@ -297,15 +300,26 @@ class TikTokClient:
         *,
         limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every video of the user, following the cursor, at most ``limit``."""
-        wanted = list(fields)
+        """Every video of the user, newest first, following the cursor.
+
+        Stops after ``limit`` videos (``None``: all of them), asking for no
+        more than it still needs, or when TikTok says no more follow. Pages
+        may come back short of what was asked (TikTok's filtering); that does
+        not end the iteration.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError("limit is a number of videos, at least 0 (or None)")
+        wanted = _join_fields(fields).split(",")
         cursor: int | None = None
         seen = 0
         while limit is None or seen < limit:
-            page = self.list_videos(access_token, wanted, cursor=cursor)
-            for video in page.videos:
-                if limit is not None and seen >= limit:
-                    return
+            count = MAX_VIDEOS_PER_CALL
+            if limit is not None:
+                count = min(count, limit - seen)
+            page = self.list_videos(
+                access_token, wanted, cursor=cursor, max_count=count
+            )
+            for video in page.videos[:count]:
                 seen += 1
                 yield video
             if not page.has_more or page.cursor is None or page.cursor == cursor:
@@ -318,17 +332,25 @@ class TikTokClient:
         video_ids: Iterable[str],
         fields: Iterable[str],
     ) -> list[dict[str, Any]]:
-        """The user's videos among ``video_ids`` (asked 20 ids a call)."""
+        """The user's videos among ``video_ids``, asked 20 ids a call.
+
+        Ids that are not the user's public videos are left out of the answer,
+        as TikTok does.
+        """
+        if isinstance(video_ids, str):
+            raise TypeError("video_ids is a list of video ids, not a string")
         ids = list(video_ids)
-        wanted = ",".join(fields)
+        wanted = _join_fields(fields)
         videos: list[dict[str, Any]] = []
-        for start in range(0, len(ids), 20):
+        for start in range(0, len(ids), MAX_VIDEOS_PER_CALL):
             data = self.api_request(
                 "POST",
                 "video/query/",
                 access_token,
                 params={"fields": wanted},
-                json={"filters": {"video_ids": ids[start : start + 20]}},
+                json={
+                    "filters": {"video_ids": ids[start : start + MAX_VIDEOS_PER_CALL]}
+                },
             )
             videos.extend(_video_page(data).videos)
         return videos
@@ -420,6 +442,15 @@ def _join_scopes(scopes: Sequence[str]) -> str:
     if not cleaned or any(not s or "," in s or " " in s for s in cleaned):
         raise ValueError(f"invalid scopes {list(scopes)!r}")
     return ",".join(dict.fromkeys(cleaned))
+
+
+def _join_fields(fields: Iterable[str]) -> str:
+    if isinstance(fields, str):
+        raise TypeError("fields is a list of field names, not a string")
+    names = list(dict.fromkeys(f.strip() for f in fields))
+    if not names or any(not f or "," in f for f in names):
+        raise ValueError(f"invalid fields {names!r}")
+    return ",".join(names)
 
 
 def _json_object(resp: requests.Response) -> dict[str, Any] | None:

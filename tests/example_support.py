@@ -1,0 +1,83 @@
+"""Loading and serving ``examples/basic/app.py`` for the example's tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from flask_tiktok.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "basic" / "app.py"
+#: The environment the example reads; tests start from none of it.
+EXAMPLE_ENV = (
+    "TIKTOK_CLIENT_KEY",
+    "TIKTOK_CLIENT_SECRET",
+    "TIKTOK_REDIRECT_URI",
+    "TIKTOK_SCOPES",
+    "SECRET_KEY",
+    "WERKZEUG_RUN_MAIN",
+)
+
+
+def load_example() -> ModuleType:
+    """``examples/basic/app.py`` as a module (imported once)."""
+    name = "flask_tiktok_basic_example"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, EXAMPLE)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No TikTok credentials; whatever the example puts in os.environ is undone."""
+    for name in EXAMPLE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FLASK_TIKTOK_EXAMPLE_SANDBOX_URL", "")
+
+
+@contextmanager
+def example_app(config: dict[str, Any] | None = None) -> Iterator[Flask]:
+    """The example app made by its factory; its sandbox is shut down after."""
+    app: Flask = load_example().create_app({"TESTING": True, **(config or {})})
+    try:
+        yield app
+    finally:
+        server = app.extensions.get("tiktok_sandbox_server")
+        if server is not None:
+            server.shutdown()
+
+
+def example_sandbox(app: Flask) -> Sandbox:
+    """The sandbox the example started for itself."""
+    sandbox: Sandbox = app.extensions["tiktok_sandbox"]
+    return sandbox
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port from a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
