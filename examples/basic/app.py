@@ -28,7 +28,6 @@ site = Blueprint("site", __name__)
 
 #: How the profile page labels the ``user/info/`` fields it shows.
 FIELD_LABELS = {
-    "username": "Username",
     "bio_description": "Bio",
     "is_verified": "Verified",
     "profile_deep_link": "Profile",
@@ -58,7 +57,7 @@ def home() -> str:
 def profile() -> str:
     """The logged-in user's TikTok profile: every field the granted scopes allow."""
     fields = [
-        (label, current_tiktok_user.profile[name])
+        (name, label, current_tiktok_user.profile[name])
         for name, label in FIELD_LABELS.items()
         if name in current_tiktok_user.profile
     ]

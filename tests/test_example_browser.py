@@ -1,0 +1,157 @@
+"""examples/basic in a real browser (Debian's Chromium driven by Playwright).
+
+The example and its sandbox are served on loopback; the browser clicks through
+the sandbox's consent page like a user. Outside CI the test is skipped when
+Chromium or Playwright is missing; in CI (``CI`` set) that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import pytest
+from example_support import clean_environment, example_app, example_sandbox, serve
+
+from flask_tiktok.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = os.environ.get("FLASK_TIKTOK_CHROMIUM") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ALICE = "sandbox-open-id-alice"
+TIMEOUT_MS = 15_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser test, but {reason}", pytrace=False)
+    pytest.skip(f"BROWSER TEST NOT RUN: {reason}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        found = shutil.which("chromium")
+        _unavailable(
+            f"no Chromium at {CHROMIUM} ({found or 'none on PATH'}); install"
+            " Debian's chromium package (apt-get install chromium)"
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is missing (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Site(NamedTuple):
+    """The example app being served, and the sandbox it uses."""
+
+    url: str
+    sandbox_url: str
+    sandbox: Sandbox
+
+
+@pytest.fixture
+def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    """The example served on loopback, wired to its own sandbox."""
+    clean_environment(monkeypatch)
+    with (
+        example_app({"SECRET_KEY": "browser-test-secret-key"}) as app,
+        serve(app) as url,
+    ):
+        yield Site(url, app.config["SANDBOX_URL"], example_sandbox(app))
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _images_loaded(page: Page, selector: str) -> list[int]:
+    """``naturalWidth`` of every image ``selector`` matches, once they finished."""
+    page.wait_for_function(
+        "s => [...document.querySelectorAll(s)].every(i => i.complete)", arg=selector
+    )
+    widths: list[int] = page.eval_on_selector_all(
+        selector, "images => images.map(i => i.naturalWidth)"
+    )
+    return widths
+
+
+def test_log_in_see_profile_and_videos_then_log_out(
+    page: Page, site: Site, tmp_path: Path
+) -> None:
+    url = site.url
+    page.goto(f"{url}/")
+    assert page.locator("#sandbox-banner").is_visible()
+
+    page.get_by_role("link", name="Log in with TikTok").first.click()
+    page.wait_for_url(f"{site.sandbox_url}/v2/auth/authorize/**")
+    assert "would like to access your TikTok account" in page.content()
+    page.screenshot(path=tmp_path / "consent.png")
+    page.click("#authorize")
+
+    page.wait_for_url(f"{url}/profile")
+    assert page.locator("#display-name").inner_text() == "Alice Sandbox"
+    assert _images_loaded(page, "#avatar")[0] > 0
+    page.screenshot(path=tmp_path / "profile.png", full_page=True)
+
+    page.click("#my-videos")
+    # The login asked for user.info.* only: back through consent for video.list.
+    page.wait_for_url(f"{site.sandbox_url}/v2/auth/authorize/**")
+    assert "video.list" in page.locator("ul.scopes").inner_text()
+    page.click("#authorize")
+    page.wait_for_url(f"{url}/videos")
+    covers = _images_loaded(page, "#videos img")
+    assert len(covers) == 24
+    assert all(width > 0 for width in covers)
+    titles = page.locator("#videos .title").all_inner_texts()
+    assert all(titles)
+    page.screenshot(path=tmp_path / "videos.png", full_page=True)
+
+    page.click("#logout")
+    page.wait_for_url(f"{url}/")
+    assert page.locator("#login").is_visible()
+    assert page.locator("#logout").count() == 0
+    assert len(site.sandbox.calls_to("revoke")) == 1
+    assert site.sandbox.authorizations() == []
+
+
+def test_cancel_on_the_consent_page_comes_back_with_a_message(
+    page: Page, site: Site, tmp_path: Path
+) -> None:
+    page.goto(f"{site.url}/")
+    page.get_by_role("link", name="Log in with TikTok").first.click()
+    page.wait_for_url(f"{site.sandbox_url}/v2/auth/authorize/**")
+
+    page.click("#cancel")
+
+    page.wait_for_url(f"{site.url}/")
+    assert page.locator(".flash").inner_text() == "TikTok login was cancelled."
+    assert page.locator("#login").is_visible()
+    assert site.sandbox.calls_to("token") == []
+    page.screenshot(path=tmp_path / "cancelled.png")
