@@ -6,7 +6,7 @@ import flask_tiktok
 
 project = "flask-tiktok"
 author = "flask-tiktok developers"
-copyright = "2026, flask-tiktok developers"  # noqa: A001 (Sphinx's name)
+copyright = "2026, flask-tiktok developers"
 # One source for the version: the package itself.
 release = flask_tiktok.__version__
 version = ".".join(release.split(".")[:2])
