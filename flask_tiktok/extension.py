@@ -195,11 +195,17 @@ class TikTok:
     ) -> list[dict[str, Any]]:
         """The current user's public videos, newest first (scope ``video.list``).
 
-        Follows TikTok's cursor across pages (which may be short) until
-        ``limit`` videos (``None``: all of them). Goes through :attr:`api`, so
-        the token is refreshed when needed.
+        Each video is a dict of ``fields`` (default: ``id``, ``title``,
+        ``cover_image_url``, ``share_url``, ``create_time``). Follows TikTok's
+        cursor across pages (which may be short) until ``limit`` videos
+        (``None``: all of them). Goes through :attr:`api`, so an expired token
+        is refreshed first, once; with nobody logged in it raises
+        :class:`~flask_tiktok.TikTokLoginRequired`, and a user who did not grant
+        ``video.list`` gets :class:`~flask_tiktok.TikTokAPIError`
+        (``scope_not_authorized``): protect the view with
+        ``@tiktok_login_required(scopes=["video.list"])``.
         """
-        wanted = list(fields or DEFAULT_VIDEO_FIELDS)
+        wanted = DEFAULT_VIDEO_FIELDS if fields is None else fields
         api = self.api
         token = api.access_token
         return list(api.client.iter_videos(token, wanted, limit=limit))
