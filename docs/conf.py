@@ -24,6 +24,8 @@ autodoc_typehints = "description"
 autodoc_member_order = "bysource"
 autodoc_class_signature = "separated"
 autodoc_preserve_defaults = True
+# Shown by name (documented in storage.rst) rather than expanded.
+autodoc_type_aliases = {"Bind": "flask_tiktok.sqla.Bind"}
 
 # Every internal reference must resolve. The docs are built without network,
 # so there is no intersphinx: types from other projects (and the standard
@@ -32,7 +34,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (
         r"py:.*",
-        r"(requests|flask|werkzeug|blinker|pytest|_pytest|_typeshed|datetime"
+        r"(requests|flask|werkzeug|blinker|sqlalchemy|pytest|_pytest|_typeshed|datetime"
         r"|collections\.abc|contextlib|threading|typing)(\..*)?",
     ),
     # Imported only for type checkers, so autodoc sees their bare names.

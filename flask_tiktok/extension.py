@@ -149,7 +149,7 @@ class TikTok:
         :class:`~flask_tiktok.TikTokAPISession` as :attr:`api`, reading the
         user's tokens from the storage, refreshing (once across processes)
         and storing them as a request would. The storage must be shared
-        (:class:`~flask_tiktok.storage.SQLAlchemyStorage`); a call raises
+        (:class:`~flask_tiktok.sqla.SQLAlchemyStorage`); a call raises
         :class:`~flask_tiktok.TikTokLoginRequired` when no tokens are stored
         or TikTok refused to refresh them.
         """
