@@ -47,6 +47,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in EXAMPLE_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FLASK_TIKTOK_EXAMPLE_SANDBOX_URL", "")
+    monkeypatch.setenv("FLASK_TIKTOK_EXAMPLE_SECRET_KEY", "")
 
 
 @contextmanager

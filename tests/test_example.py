@@ -191,3 +191,20 @@ def test_readme_run_command_serves_the_example(
 
     assert 'id="sandbox-banner"' in page
     assert "Log in with TikTok" in page
+
+
+def test_a_reloader_child_reuses_the_watchers_sandbox_and_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``flask run --debug``: one sandbox for the whole session, logins kept."""
+    clean_environment(monkeypatch)
+    with example_app() as watcher:
+        assert "tiktok_sandbox_server" in watcher.extensions
+        monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")
+        with example_app() as child:
+            assert "tiktok_sandbox_server" not in child.extensions
+            assert child.config["SANDBOX_URL"] == watcher.config["SANDBOX_URL"]
+            assert child.config["SECRET_KEY"] == watcher.config["SECRET_KEY"]
+            assert (
+                child.config["TIKTOK_TOKEN_URL"] == (watcher.config["TIKTOK_TOKEN_URL"])
+            )

@@ -1,8 +1,10 @@
 """examples/basic in a real browser (Debian's Chromium driven by Playwright).
 
 The example and its sandbox are served on loopback; the browser clicks through
-the sandbox's consent page like a user. Outside CI the test is skipped when
-Chromium or Playwright is missing; in CI (``CI`` set) that is a failure.
+the sandbox's consent page like a user. Chromium is /usr/bin/chromium (or
+``FLASK_TIKTOK_CHROMIUM``); Playwright never downloads a browser. Outside CI the
+test is skipped, loudly, when Chromium or Playwright is missing; in CI (``CI``
+set) that is a failure.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ def _unavailable(reason: str) -> None:
 def browser() -> Iterator[Browser]:
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         found = shutil.which("chromium")
-        _unavailable(
-            f"no Chromium at {CHROMIUM} ({found or 'none on PATH'}); install"
-            " Debian's chromium package (apt-get install chromium)"
+        hint = (
+            f"set FLASK_TIKTOK_CHROMIUM={found}"
+            if found
+            else "apt-get install chromium"
         )
+        _unavailable(f"no Chromium at {CHROMIUM} ({hint})")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, render_template
@@ -40,10 +40,6 @@ FIELD_LABELS = {
 #: What the sandbox grants at login; a real app may only ask for scopes
 #: TikTok approved for it, and ``user.info.basic`` needs no review.
 SANDBOX_SCOPES = ["user.info.basic", "user.info.profile", "user.info.stats"]
-
-#: Where this process announces its sandbox to the reloader's child process
-#: (``flask run --debug``), which reuses it: logins survive a code reload.
-_SANDBOX_ENV = "FLASK_TIKTOK_EXAMPLE_SANDBOX_URL"
 
 
 @site.get("/")
@@ -90,13 +86,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if name not in app.config and os.environ.get(name):
             app.config[name] = os.environ[name]
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or _dev_secret_key(app)
+        app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or _from_reloader(
+            "FLASK_TIKTOK_EXAMPLE_SECRET_KEY", lambda: _dev_secret_key(app)
+        )
     app.config.setdefault("SANDBOX_URL", None)
     if not app.config.get("TIKTOK_CLIENT_KEY"):
         _use_sandbox(app)
     tiktok.init_app(app)
     app.register_blueprint(site)
     return app
+
+
+def _from_reloader(name: str, make: Callable[[], str]) -> str:
+    """``make()``, or what the reloader's process made (``flask run --debug``).
+
+    Werkzeug's reloader loads the app in a watching process, then again in each
+    child it restarts on a code change; the children reuse the watcher's
+    sandbox and key (through the environment), so a login survives a reload.
+    """
+    value = os.environ.get(name)
+    if not (value and os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
+        value = os.environ[name] = make()
+    return value
 
 
 def _dev_secret_key(app: Flask) -> str:
@@ -108,7 +119,7 @@ def _dev_secret_key(app: Flask) -> str:
 
 
 def _use_sandbox(app: Flask) -> None:
-    """Point ``app`` at a sandbox: its own, or the reloader process's."""
+    """Point ``app`` at a sandbox served from a thread on a free loopback port."""
     prefix = app.config.get("TIKTOK_URL_PREFIX", "/tiktok")
     sandbox = Sandbox(
         apps=[
@@ -119,20 +130,19 @@ def _use_sandbox(app: Flask) -> None:
             )
         ]
     )
-    url = os.environ.get(_SANDBOX_ENV)
-    if url and os.environ.get("WERKZEUG_RUN_MAIN") == "true":
-        app.logger.info("Using the sandbox the reloader's process runs at %s", url)
-    else:
+
+    def start() -> str:
         server = sandbox.serve()
-        url = server.url
-        os.environ[_SANDBOX_ENV] = url
         app.extensions["tiktok_sandbox"] = sandbox
         app.extensions["tiktok_sandbox_server"] = server
         app.logger.warning(
             "No TIKTOK_CLIENT_KEY / TIKTOK_CLIENT_SECRET: logins go to the"
             " flask-tiktok sandbox at %s, a local stand-in for TikTok.",
-            url,
+            server.url,
         )
+        return server.url
+
+    url = _from_reloader("FLASK_TIKTOK_EXAMPLE_SANDBOX_URL", start)
     app.config.update(sandbox.config_for(url))
     app.config["SANDBOX_URL"] = url
     app.config.setdefault("TIKTOK_SCOPES", SANDBOX_SCOPES)
