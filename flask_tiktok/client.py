@@ -486,7 +486,20 @@ def _token_body(resp: requests.Response) -> dict[str, Any]:
     token = body.get("access_token")
     if not resp.ok or not isinstance(token, str) or not token:
         raise UnexpectedResponseError(resp.status_code, _redacted(body))
+    for key in _SHORT_FIELDS:
+        value = body.get(key)
+        if value is not None and (
+            not isinstance(value, str) or len(value) > _MAX_FIELD_LENGTH
+        ):
+            raise UnexpectedResponseError(resp.status_code, _redacted(body))
     return body
+
+
+#: Fields of a token answer that are short strings (TikTok's are under 100
+#: characters). Anything else is not TikTok's answer, and could not be kept
+#: in a session cookie.
+_SHORT_FIELDS = ("access_token", "refresh_token", "open_id", "scope", "token_type")
+_MAX_FIELD_LENGTH = 1024
 
 
 def _redacted(body: Mapping[str, Any]) -> str:

@@ -8,6 +8,7 @@ backends implement :class:`BaseStorage`.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import zlib
@@ -182,7 +183,7 @@ class SessionStorage(BaseStorage):
         logged_in_at = record.get("a")
         return StoredUser(
             profile["open_id"],
-            str(record.get("s", "")).split(","),
+            [s for s in str(record.get("s", "")).split(",") if s],
             profile,
             float(logged_in_at) if isinstance(logged_in_at, (int, float)) else None,
         )
@@ -195,10 +196,13 @@ class SessionStorage(BaseStorage):
         return _unseal(record["t"], open_id, str(record.get("s", "")))
 
     def set(self, user: StoredUser, tokens: OAuth2Tokens) -> None:
+        sealed = _seal(user.open_id, tokens)
+        scopes = ",".join(user.scopes)
+        room = _COOKIE_BUDGET - len(sealed) - len(scopes)
         session[_KEY] = {
-            "u": user.profile | {"open_id": user.open_id},
-            "s": ",".join(user.scopes),
-            "t": _seal(user.open_id, tokens),
+            "u": _fitting_profile(user.profile, user.open_id, room),
+            "s": scopes,
+            "t": sealed,
             "a": round(user.logged_in_at or time.time(), 3),
         }
 
@@ -220,17 +224,55 @@ class SessionStorage(BaseStorage):
             session.pop(_KEY, None)
 
 
+#: Characters of the session cookie a login may take: browsers drop a cookie
+#: over 4 KB, and the app's session holds pending logins and its own data.
+_COOKIE_BUDGET = 3000
+
+
+def _fitting_profile(
+    profile: dict[str, Any], open_id: str, room: int
+) -> dict[str, Any]:
+    """``profile`` with its largest fields dropped until it fits ``room``.
+
+    A profile too big for the cookie would make the browser drop the whole
+    cookie, and the login with it; a dropped field reads as ``None``.
+    """
+    kept = profile | {"open_id": open_id}
+    sizes = {k: len(json.dumps(v)) for k, v in kept.items() if k != "open_id"}
+    total = len(json.dumps(kept))
+    for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        if total <= room:
+            break
+        del kept[key]
+        total = len(json.dumps(kept))
+    return kept
+
+
 def _seal(open_id: str, tokens: OAuth2Tokens) -> str:
     compact = [
         tokens.access_token,
         tokens.refresh_token,
-        tokens.data.get("expires_in"),
-        tokens.data.get("refresh_expires_in"),
+        _seconds(tokens.data.get("expires_in")),
+        _seconds(tokens.data.get("refresh_expires_in")),
         int(tokens.issued_at),
     ]
     return _cipher().encrypt(
         json.dumps(compact, separators=(",", ":")).encode(), open_id
     )
+
+
+def _seconds(value: Any) -> float | None:
+    """A lifetime as :class:`OAuth2Tokens` reads it, or None: never the raw
+    value, which could be anything (a 100 kB string) in a hostile answer."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        seconds = float(value)
+    except (ValueError, OverflowError):
+        return None
+    if not math.isfinite(seconds):
+        return None
+    return int(seconds) if seconds.is_integer() and abs(seconds) < 2**53 else seconds
 
 
 def _unseal(text: str, open_id: str, scope: str) -> OAuth2Tokens | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -103,15 +104,19 @@ class OAuth2Tokens:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             return None
         try:
-            return float(value)
-        except ValueError:
+            lifetime = float(value)
+        except (ValueError, OverflowError):  # "soon", or an int of 400 digits
             return None
+        return lifetime if math.isfinite(lifetime) else None
 
     def _expiry(self, key: str) -> datetime | None:
         lifetime = self._lifetime(key)
         if lifetime is None:
             return None
-        return datetime.fromtimestamp(self.issued_at + lifetime, tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(self.issued_at + lifetime, tz=timezone.utc)
+        except (OverflowError, ValueError, OSError):  # beyond year 9999
+            return None
 
     def _expired(self, key: str, leeway: float, now: float | None) -> bool:
         lifetime = self._lifetime(key)
