@@ -4,6 +4,7 @@ requests: shared by the blueprint and ``tiktok_login_required``."""
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -36,6 +37,11 @@ _FLOWS = "_tiktok_flows"
 #: Logins started in other tabs stay valid, up to this many, for this long.
 _MAX_FLOWS = 3
 _FLOW_TTL = 600
+#: Pending logins live in the session cookie, which browsers drop whole past
+#: 4 KB: a longer ``next`` is not kept (the login returns to
+#: TIKTOK_LOGIN_REDIRECT), and the oldest logins go first past the budget.
+_MAX_NEXT = 512
+_FLOWS_BUDGET = 1600
 
 
 def prefers_json() -> bool:
@@ -93,9 +99,13 @@ def start_login(scopes: list[str], next_url: str) -> Response:
     now = int(time.time())
     flows = [f for f in _pending_flows() if f["c"] > now - _FLOW_TTL]
     flows = flows[-(_MAX_FLOWS - 1) :]
+    if len(next_url) > _MAX_NEXT:
+        next_url = state.settings.login_redirect
     flows.append(
         {"s": oauth_state, "v": verifier, "n": next_url, "r": redirect_uri, "c": now}
     )
+    while len(flows) > 1 and len(json.dumps(flows)) > _FLOWS_BUDGET:
+        flows.pop(0)
     session[_FLOWS] = flows
     url = state.client.create_authorization_url(
         oauth_state, scopes, code_verifier=verifier, redirect_uri=redirect_uri

@@ -763,3 +763,26 @@ def test_concurrent_users_never_see_each_others_token_or_profile() -> None:
                 "token_user": expected["open_id"],
             }
     assert sorted(refreshed) == ["rft.alice-1", "rft.bob-1"]
+
+
+def test_long_next_urls_cannot_overflow_the_session_cookie(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    """Threat: session-cookie overflow (denial of login). ``/login`` is a GET,
+    so any page can make a browser start logins; with long, incompressible
+    ``next`` values the pending logins outgrew the 4 KB cookie limit, the
+    browser dropped the Set-Cookie, and the user's own login failed. (Under
+    ``filterwarnings=error`` werkzeug's "cookie is too large" warning fails
+    this test.)"""
+    client = app.test_client()
+    nexts = [
+        "/" + "".join(hashlib.sha256(f"{n}{i}".encode()).hexdigest() for i in range(32))
+        for n in range(4)
+    ]
+    for target in nexts:
+        client.get("/tiktok/login", query_string={"next": target[:2000]})
+        assert len(client.get_cookie("session").value) < 4000  # type: ignore[union-attr]
+    state = start_login(client, "/after")["state"][0]
+    assert client.get(f"/tiktok/callback?code=c&state={state}").location == "/after"
+    assert who(client) == "Hello Alice &lt;Creator&gt;"
+    assert len(client.get_cookie("session").value) < 4000  # type: ignore[union-attr]
