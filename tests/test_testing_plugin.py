@@ -18,7 +18,7 @@ from flask import Flask, get_flashed_messages, render_template_string
 
 from flask_tiktok import TikTok, signals, tiktok_login_required
 from flask_tiktok.sandbox import Sandbox, SandboxApp
-from flask_tiktok.testing import LiveSandbox, login_as
+from flask_tiktok.testing import LiveSandbox, login_as, sandbox_config
 
 pytest_plugins = ["pytester"]
 
@@ -87,8 +87,10 @@ def test_fixtures_serve_a_sandbox_and_point_the_config_at_it(
         "TIKTOK_REVOKE_URL": f"{base}/v2/oauth/revoke/",
         "TIKTOK_API_BASE_URL": f"{base}/v2/",
     }
-    consent = requests.get(f"{base}/", timeout=5)
-    assert consent.status_code == 200
+    assert tiktok_sandbox_config == sandbox_config(
+        base + "/", "sandbox-client-key", "sandbox-client-secret"
+    )
+    assert requests.get(f"{base}/", timeout=5).status_code == 200
 
 
 def test_login_as_runs_the_real_callback_and_sends_tiktoks_wire_format(

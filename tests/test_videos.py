@@ -13,7 +13,13 @@ from conftest import TOKEN_URL, create_app, log_in, token_body
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 
-from flask_tiktok import TikTok, TikTokAPIError, TikTokClient, signals
+from flask_tiktok import (
+    TikTok,
+    TikTokAPIError,
+    TikTokClient,
+    UnexpectedResponseError,
+    signals,
+)
 from flask_tiktok.client import VideoPage
 from flask_tiktok.sandbox import Sandbox
 from flask_tiktok.testing import LiveSandbox, login_as
@@ -221,6 +227,29 @@ def test_query_videos_asks_20_ids_a_call(
     assert all(c["query"] == {"fields": ["id,title"]} for c in calls)
     assert all(c["authorization"] == "Bearer act.1" for c in calls)
     assert all(set(c["json"]) == {"filters"} for c in calls)
+
+
+@pytest.mark.parametrize(
+    "data", [{"videos": {"id": "1"}}, {"videos": ["1", "2"]}, {"videos": "none"}]
+)
+def test_a_video_list_that_is_not_tiktoks_is_unexpected(
+    client: TikTokClient, mock: requests_mock.Mocker, data: dict[str, Any]
+) -> None:
+    mock.post(LIST_URL, json=ok(data))
+
+    with pytest.raises(UnexpectedResponseError):
+        client.list_videos("act.1", ["id"])
+
+
+def test_a_cursor_that_is_not_a_number_ends_the_iteration(
+    client: TikTokClient, mock: requests_mock.Mocker
+) -> None:
+    mock.post(
+        LIST_URL, json=ok({"videos": [{"id": "1"}], "cursor": "x", "has_more": True})
+    )
+
+    assert [v["id"] for v in client.iter_videos("act.1", ["id"])] == ["1"]
+    assert mock.call_count == 1
 
 
 def test_query_videos_with_no_ids_asks_nothing(
