@@ -56,6 +56,7 @@ class Documented:
 
     name: str
     directive: str
+    bare: str = ""
     members: list[str] | None = None
     source: str = ""
     options: dict[str, str] = field(default_factory=dict)
@@ -74,7 +75,7 @@ def _parse(path: Path) -> list[Documented]:
             name = match[2]
             if module and not name.startswith("flask_tiktok"):
                 name = f"{module}.{name}"
-            current = Documented(name, match[1], source=path.name)
+            current = Documented(name, match[1], match[2], source=path.name)
             found.append(current)
             last_option = ""
         elif current is not None and (match := _OPTION.match(line)):
@@ -87,6 +88,8 @@ def _parse(path: Path) -> list[Documented]:
         else:
             last_option = ""
     for item in found:
+        if "module" in item.options:
+            item.name = f"{item.options['module']}.{item.bare}"
         if "members" in item.options:
             value = item.options["members"]
             # A bare ":members:" documents whatever has a docstring: list them.
@@ -126,6 +129,8 @@ def test_the_parser_reads_directives_and_member_lists(tmp_path: Path) -> None:
         "      api\n\n"
         ".. py:data:: current_tiktok_user\n"
         "   :type: TikTokUser\n\n"
+        ".. py:class:: F\n"
+        "   :module: flask_tiktok.user\n\n"
         ".. currentmodule:: None\n\n"
         ".. py:data:: TIKTOK_SCOPES\n",
         encoding="utf-8",
@@ -134,6 +139,7 @@ def test_the_parser_reads_directives_and_member_lists(tmp_path: Path) -> None:
     assert set(items) == {
         "flask_tiktok.TikTok",
         "flask_tiktok.current_tiktok_user",
+        "flask_tiktok.user.F",
         "TIKTOK_SCOPES",
     }
     assert items["flask_tiktok.TikTok"].members == ["init_app", "client", "api"]
