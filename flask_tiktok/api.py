@@ -27,22 +27,42 @@ class TikTokAPISession:
     """
 
     def __init__(
-        self, client: TikTokClient, get_tokens: Callable[[], OAuth2Tokens | None]
+        self,
+        client: TikTokClient,
+        get_tokens: Callable[[], OAuth2Tokens | None],
+        renew: Callable[[OAuth2Tokens], OAuth2Tokens] | None = None,
     ) -> None:
         self.client = client
         self._get_tokens = get_tokens
+        self._renew = renew
 
     @property
     def access_token(self) -> str:
         """The user's current access token, refreshed if it had expired."""
+        return self._tokens().access_token
+
+    def _tokens(self) -> OAuth2Tokens:
         tokens = self._get_tokens()
         if tokens is None:
             raise TikTokLoginRequired("no TikTok user is logged in")
-        return tokens.access_token
+        return tokens
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send ``method`` to ``path`` with the user's Bearer token."""
-        return self.client.send(method, path, self.access_token, **kwargs)
+        """Send ``method`` to ``path`` with the user's Bearer token.
+
+        TikTok can reject a token before its stated expiry (revoked or
+        invalidated on its side). An answer ``401 access_token_invalid`` is
+        retried once with a refreshed token; if TikTok refuses the refresh too,
+        :class:`~flask_tiktok.TikTokLoginRequired` is raised. Request bodies
+        that can be read only once (generators, open files) are not resent.
+        """
+        tokens = self._tokens()
+        response = self.client.send(method, path, tokens.access_token, **kwargs)
+        if self._renew is None or not _token_rejected(response):
+            return response
+        renewed = self._renew(tokens)
+        response.close()
+        return self.client.send(method, path, renewed.access_token, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         """``GET path``."""
@@ -63,3 +83,15 @@ class TikTokAPISession:
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """Send a request and return TikTok's ``data``, raising its errors."""
         return parse_api_response(self.request(method, path, **kwargs))
+
+
+def _token_rejected(response: requests.Response) -> bool:
+    """Whether TikTok answered that the Bearer token is no longer valid."""
+    if response.status_code != 401:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    return isinstance(error, dict) and error.get("code") == "access_token_invalid"

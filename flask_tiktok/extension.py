@@ -140,7 +140,7 @@ class TikTok:
         like an anonymous request to a protected route.
         """
         state = get_state()
-        return TikTokAPISession(state.client, state.current_tokens)
+        return TikTokAPISession(state.client, state.current_tokens, state.renew_current)
 
     def api_for(self, open_id: str) -> TikTokAPISession:
         """A session calling TikTok as ``open_id``, who need not be here.
@@ -177,7 +177,13 @@ class TikTok:
             cached[:] = [fresh]
             return fresh
 
-        return TikTokAPISession(state.client, tokens)
+        def renew(rejected: OAuth2Tokens) -> OAuth2Tokens:
+            with nullcontext() if has_app_context() else app.app_context():
+                fresh = state.refresher.ensure_fresh(open_id, rejected, force=True)
+            cached[:] = [fresh]
+            return fresh
+
+        return TikTokAPISession(state.client, tokens, renew)
 
     def forget(self, open_id: str) -> None:
         """Delete everything stored about ``open_id`` (a data-deletion request).

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flask import Flask, current_app, g
 
 from .client import TikTokClient
+from .errors import TikTokLoginRequired
 from .expiring import ExpiringRecord
 from .refresh import TokenRefresher
 from .signals import tiktok_logged_out
@@ -168,6 +169,15 @@ class TikTokState:
         if tokens is None:
             return None
         tokens = self.refresher.ensure_fresh(user.open_id, tokens)
+        g._tiktok_tokens = tokens
+        return tokens
+
+    def renew_current(self, rejected: OAuth2Tokens) -> OAuth2Tokens:
+        """New tokens for the request's user after TikTok ``rejected`` theirs."""
+        user = self.current_user()
+        if user is None:
+            raise TikTokLoginRequired("no TikTok user is logged in")
+        tokens = self.refresher.ensure_fresh(user.open_id, rejected, force=True)
         g._tiktok_tokens = tokens
         return tokens
 

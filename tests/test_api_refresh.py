@@ -288,3 +288,75 @@ def test_concurrent_requests_refresh_once() -> None:
     assert statuses == [200] * 8
     assert refresh_tokens_seen == ["rft.alice-1"]
     assert bearer[-8:] == ["Bearer act.alice-2"] * 8
+
+
+INVALID_TOKEN = {
+    "data": {},
+    "error": {"code": "access_token_invalid", "message": "revoked", "log_id": "L5"},
+}
+
+
+def test_token_rejected_before_expiry_is_refreshed_and_retried(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)  # valid for a day, by TikTok's word
+    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    tiktok_mock.get(
+        USER_INFO_URL,
+        [{"json": INVALID_TOKEN, "status_code": 401}, {"json": user_info_body()}],
+    )
+    assert client.get("/api/me").status_code == 200
+    assert [r.headers["Authorization"] for r in api_calls(tiktok_mock)[-2:]] == [
+        "Bearer act.alice-1",
+        "Bearer act.alice-2",
+    ]
+    assert [f["refresh_token"] for f in refreshes(tiktok_mock)] == ["rft.alice-1"]
+    # The refreshed pair was stored: the next request uses it without a refresh.
+    tiktok_mock.get(USER_INFO_URL, json=user_info_body())
+    assert client.get("/api/me").status_code == 200
+    assert api_calls(tiktok_mock)[-1].headers["Authorization"] == "Bearer act.alice-2"
+    assert len(refreshes(tiktok_mock)) == 1
+
+
+def test_rejected_token_and_refused_refresh_log_out(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    tiktok_mock.get(USER_INFO_URL, json=INVALID_TOKEN, status_code=401)
+    tiktok_mock.post(TOKEN_URL, json={"error": "invalid_grant", "log_id": "L6"})
+    response = client.get("/api/me")
+    assert response.headers["Location"] == "/tiktok/login?next=/api/me"
+    assert client.get("/").get_data(as_text=True) == "Anonymous"
+
+
+def test_a_token_rejected_twice_is_not_retried_again(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    tiktok_mock.get(USER_INFO_URL, json=INVALID_TOKEN, status_code=401)
+    response = client.get("/api/me", headers={"Accept": "application/json"})
+    assert response.status_code == 502
+    assert response.get_json()["error"] == "access_token_invalid"
+    assert len(api_calls(tiktok_mock)) == 3  # login's user info, the call, one retry
+    assert len(refreshes(tiktok_mock)) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(401, "scope_not_authorized"), (400, "access_token_invalid")]
+)
+def test_other_errors_do_not_refresh(
+    app: Flask, tiktok_mock: Any, status: int, code: str
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    tiktok_mock.get(
+        USER_INFO_URL,
+        json={"data": {}, "error": {"code": code, "message": "", "log_id": "L"}},
+        status_code=status,
+    )
+    assert client.get("/api/me").status_code == 502
+    assert refreshes(tiktok_mock) == []
