@@ -69,5 +69,7 @@ def database(kind: str, tmp_path: Path) -> Iterator[Database]:
         yield Database(url, schema)
     finally:
         with admin.begin() as connection:
+            # A connection a failed test left in a transaction must not hang us.
+            connection.execute(text("SET LOCAL lock_timeout = '10s'"))
             connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()

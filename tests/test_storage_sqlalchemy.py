@@ -53,7 +53,7 @@ from flask_tiktok.sqla import (
     TikTokAccount,
     TikTokAccountMixin,
 )
-from flask_tiktok.storage import StoredUser
+from flask_tiktok.storage import StoredUser, _seal
 from flask_tiktok.tokens import OAuth2Tokens
 
 ALICE = "open-id-alice"
@@ -338,44 +338,44 @@ def test_a_refused_refresh_deletes_the_stored_tokens(
 def test_the_lock_waits_for_another_connection_and_rereads_its_commit(
     db: Database, app: Flask, storage: SQLAlchemyStorage
 ) -> None:
+    """Another process holding the row: the lock waits for its commit, then
+    the re-read inside the lock sees the tokens it committed."""
     store(app, storage, expired())
-    other = db.engine()
-    t = TikTokAccount.__table__
-    newer = OAuth2Tokens(token_body(access_token="act.elsewhere"))
     with app.app_context():
-        from flask_tiktok.storage import _seal
+        sealed = _seal(ALICE, OAuth2Tokens(token_body(access_token="act.elsewhere")))
+    t = TikTokAccount.__table__
+    entered_at: list[float] = []
+    seen: list[str | None] = []
 
-        sealed = _seal(ALICE, newer)
-    acquired = threading.Event()
-    entered: list[float] = []
-
-    def refresh_elsewhere() -> None:
+    def refresh_here() -> None:
         with app.app_context(), storage.refresh_lock(ALICE):
-            entered.append(time.monotonic())
-            entered.append(storage.get_tokens(ALICE).access_token)  # type: ignore[union-attr, arg-type]
+            entered_at.append(time.monotonic())
+            tokens = storage.get_tokens(ALICE)
+            seen.append(tokens.access_token if tokens else None)
 
-    with other.connect() as connection:
-        if db.schema is None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.begin()
+    other = db.engine()
+    try:
+        with other.connect() as connection:
+            if db.schema is None:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                connection.execute(
+                    select(t.c.open_id).where(t.c.open_id == ALICE).with_for_update()
+                )
+            worker = threading.Thread(target=refresh_here)
+            worker.start()
+            time.sleep(0.5)
+            assert entered_at == []  # waiting for the other transaction
             connection.execute(
-                select(t.c.open_id).where(t.c.open_id == ALICE).with_for_update()
+                update(t).where(t.c.open_id == ALICE).values(sealed_tokens=sealed)
             )
-        acquired.set()
-        worker = threading.Thread(target=refresh_elsewhere)
-        worker.start()
-        time.sleep(0.5)
-        assert entered == []  # still waiting for the other transaction
-        connection.execute(
-            update(t).where(t.c.open_id == ALICE).values(sealed_tokens=sealed)
-        )
-        released = time.monotonic()
-        connection.commit()
-    worker.join(10)
-    other.dispose()
-    assert entered[0] >= released
-    assert entered[1] == "act.elsewhere"
+            released = time.monotonic()
+            connection.commit()
+        worker.join(10)
+    finally:
+        other.dispose()
+    assert entered_at[0] >= released
+    assert seen == ["act.elsewhere"]
 
 
 def test_writes_inside_the_lock_use_its_transaction(
@@ -563,14 +563,20 @@ def test_a_delivery_is_remembered_once_across_connections(
 ) -> None:
     assert storage.remember_delivery("event-1", 3600) is True
     assert storage.remember_delivery("event-1", 3600) is False
-    other = SQLAlchemyStorage(db.engine())
-    assert other.remember_delivery("event-1", 3600) is False
-    storage.forget_delivery("event-1")
-    assert other.remember_delivery("event-1", 3600) is True
-    assert storage.remember_delivery("short", 0) is True
-    assert storage.remember_delivery("short", 3600) is True  # it had expired
-    with ThreadPoolExecutor(8) as pool:
-        firsts = list(pool.map(lambda _: other.remember_delivery("race", 60), range(8)))
+    engine = db.engine()
+    other = SQLAlchemyStorage(engine)
+    try:
+        assert other.remember_delivery("event-1", 3600) is False
+        storage.forget_delivery("event-1")
+        assert other.remember_delivery("event-1", 3600) is True
+        assert storage.remember_delivery("short", 0) is True
+        assert storage.remember_delivery("short", 3600) is True  # it had expired
+        with ThreadPoolExecutor(8) as pool:
+            firsts = list(
+                pool.map(lambda _: other.remember_delivery("race", 60), range(8))
+            )
+    finally:
+        engine.dispose()
     assert firsts.count(True) == 1
 
 
