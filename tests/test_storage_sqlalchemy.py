@@ -41,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from test_webhooks import event_body, post
 
 from flask_tiktok import (
     SessionStorage,
@@ -578,6 +579,27 @@ def test_a_delivery_is_remembered_once_across_connections(
     finally:
         engine.dispose()
     assert firsts.count(True) == 1
+
+
+def test_authorization_removed_webhook_logs_out_everywhere_and_is_handled_once(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    laptop, phone = app.test_client(), app.test_client()
+    log_in(laptop)
+    log_in(phone)
+    body = event_body("authorization.removed", content={"reason": 1})
+    assert post(laptop, body).get_json() == {"status": "ok"}
+    assert row(engine).sealed_tokens is None
+    assert phone.get("/me").status_code == 302
+    assert laptop.get("/me").status_code == 302
+    # The retry reaches another worker: the record is in the database.
+    other_worker = create_app(storage=SQLAlchemyStorage(engine))
+    assert post(other_worker.test_client(), body).get_json() == {"status": "duplicate"}
+    with engine.connect() as connection:
+        deliveries = connection.execute(
+            text("SELECT key FROM tiktok_webhook_deliveries")
+        )
+        assert len(deliveries.all()) == 1
 
 
 # -- set-up variants ---------------------------------------------------------------
