@@ -22,6 +22,7 @@ from conftest import (
     create_app,
     log_in,
     token_body,
+    user_info_body,
 )
 from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface
@@ -39,8 +40,14 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    sessionmaker,
+)
 from test_webhooks import event_body, post
 
 from flask_tiktok import (
@@ -463,6 +470,52 @@ def test_api_for_calls_refreshes_and_stores_outside_a_request(
             tiktok.api_for("open-id-nobody").get("user/info/")
 
 
+def test_api_for_renews_a_token_tiktok_rejected_early_and_retries_once(
+    app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
+) -> None:
+    store(app, storage, OAuth2Tokens(token_body()))
+    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    rejected = {
+        "data": {},
+        "error": {"code": "access_token_invalid", "message": "x", "log_id": "L"},
+    }
+    tiktok_mock.get(
+        USER_INFO_URL,
+        [{"status_code": 401, "json": rejected}, {"json": user_info_body()}],
+    )
+    with app.app_context():
+        api = app.extensions["test_tiktok"].api_for(ALICE)
+    assert api.get("user/info/").status_code == 200
+    sent = [r for r in tiktok_mock.request_history if r.url.startswith(USER_INFO_URL)]
+    assert [r.headers["Authorization"] for r in sent] == [
+        "Bearer act.alice-1",
+        "Bearer act.alice-2",
+    ]
+    assert [f["refresh_token"] for f in refreshes(tiktok_mock)] == ["rft.alice-1"]
+    with app.app_context():
+        assert storage.get_tokens(ALICE).access_token == "act.alice-2"  # type: ignore[union-attr]
+
+
+def test_a_database_error_inside_the_lock_rolls_its_writes_back(
+    app: Flask, storage: SQLAlchemyStorage
+) -> None:
+    store(app, storage, expired())
+    with app.app_context():
+        with pytest.raises(OperationalError), storage.refresh_lock(ALICE):
+            storage.set_tokens(ALICE, OAuth2Tokens(token_body(access_token="lost")))
+            raise OperationalError("UPDATE", {}, Exception("connection lost"))
+        assert storage.get_tokens(ALICE).access_token == "act.alice-1"  # type: ignore[union-attr]
+
+
+def test_logging_out_nobody_writes_nothing(
+    app: Flask, storage: SQLAlchemyStorage, engine: Engine
+) -> None:
+    store(app, storage, expired())
+    with app.test_request_context():
+        app.extensions["test_tiktok"].logout_user()
+    assert row(engine).sealed_tokens is not None
+
+
 def test_api_for_needs_a_shared_storage() -> None:
     app = create_app(storage=SessionStorage())
     with app.app_context(), pytest.raises(RuntimeError, match="shared storage"):
@@ -669,6 +722,9 @@ def test_sessionmaker_and_table_binds_and_bad_arguments(engine: Engine) -> None:
     app = create_app(storage=storage)
     store(app, storage, expired())
     assert [u.user.open_id for u in storage.list_users()] == [ALICE]
+    with app.app_context():
+        made_here = SQLAlchemyStorage(lambda: Session(engine), model=table)
+        assert made_here.get_tokens(ALICE) == storage.get_tokens(ALICE)
     with pytest.raises(ValueError, match="lacks the column"):
         SQLAlchemyStorage(
             engine, model=Table("t", MetaData(), Column("open_id", String))
