@@ -128,3 +128,20 @@ def log_in(client: Any, next_url: str | None = None) -> Any:
     return client.get(
         f"/tiktok/callback?code=code-123&scopes=user.info.basic&state={state}"
     )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say it loudly when the PostgreSQL storage tests did not run."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if "POSTGRESQL NOT TESTED" in str(report.longrepr)
+    ]
+    if skipped:
+        terminalreporter.write_sep(
+            "!",
+            f"{len(skipped)} PostgreSQL storage tests skipped:"
+            " set TIKTOK_TEST_POSTGRES_URL to run them",
+            yellow=True,
+            bold=True,
+        )
