@@ -46,6 +46,8 @@ nitpick_ignore_regex = [
         r"Flask|FlaskClient|TestResponse|WSGIApplication|WSGIEnvironment"
         r"|StartResponse",
     ),
+    # Type variables: generic signatures, not documented classes.
+    (r"py:class", r"flask_tiktok\.\w+\.T"),
 ]
 
 myst_heading_anchors = 2

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
 from .client import TikTokClient, parse_api_response
-from .errors import TikTokLoginRequired
+from .errors import TikTokAPIError, TikTokLoginRequired
 from .tokens import OAuth2Tokens
 
 __all__ = ["TikTokAPISession"]
+
+T = TypeVar("T")
+
+#: TikTok's ``error.code`` for a Bearer token it no longer accepts.
+_BEARER_REJECTED = "access_token_invalid"
 
 
 class TikTokAPISession:
@@ -64,6 +69,30 @@ class TikTokAPISession:
         response.close()
         return self.client.send(method, path, renewed.access_token, **kwargs)
 
+    def with_token(self, func: Callable[[str], T]) -> T:
+        """Return ``func(access_token)``, retried once if TikTok rejects the token.
+
+        For the client's helpers, which take the token as an argument::
+
+            videos = tiktok.api.with_token(
+                lambda token: tiktok.client.query_videos(token, ids, ["id"])
+            )
+
+        The token is refreshed first when it has expired. If ``func`` raises
+        :class:`~flask_tiktok.TikTokAPIError` ``401 access_token_invalid``
+        (TikTok revoked the token before its stated expiry), the token is
+        refreshed and ``func`` called once more with the new one, as
+        :meth:`request` does; ``func`` must therefore be safe to repeat.
+        """
+        tokens = self._tokens()
+        try:
+            return func(tokens.access_token)
+        except TikTokAPIError as exc:
+            if self._renew is None or not _error_rejects_token(exc):
+                raise
+        renewed = self._renew(tokens)
+        return func(renewed.access_token)
+
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         """``GET path``."""
         return self.request("GET", path, **kwargs)
@@ -94,4 +123,9 @@ def _token_rejected(response: requests.Response) -> bool:
     except ValueError:
         return False
     error = body.get("error") if isinstance(body, dict) else None
-    return isinstance(error, dict) and error.get("code") == "access_token_invalid"
+    return isinstance(error, dict) and error.get("code") == _BEARER_REJECTED
+
+
+def _error_rejects_token(error: TikTokAPIError) -> bool:
+    """Whether an API error says the Bearer token is no longer valid."""
+    return error.status_code == 401 and error.code == _BEARER_REJECTED

@@ -205,7 +205,8 @@ class TikTok:
         ``cover_image_url``, ``share_url``, ``create_time``). Follows TikTok's
         cursor across pages (which may be short) until ``limit`` videos
         (``None``: all of them). Goes through :attr:`api`, so an expired token
-        is refreshed first, once; with nobody logged in it raises
+        is refreshed first, once, and a token TikTok rejects early is refreshed
+        and the listing asked again, once; with nobody logged in it raises
         :class:`~flask_tiktok.TikTokLoginRequired`, and a user who did not grant
         ``video.list`` gets :class:`~flask_tiktok.TikTokAPIError`
         (``scope_not_authorized``): protect the view with
@@ -213,8 +214,9 @@ class TikTok:
         """
         wanted = DEFAULT_VIDEO_FIELDS if fields is None else fields
         api = self.api
-        token = api.access_token
-        return list(api.client.iter_videos(token, wanted, limit=limit))
+        return api.with_token(
+            lambda token: list(api.client.iter_videos(token, wanted, limit=limit))
+        )
 
     def logout_user(self, reason: str = "logout") -> None:
         """Forget the current request's user without asking TikTok anything."""

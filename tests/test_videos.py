@@ -459,3 +459,105 @@ def test_videos_against_the_sandbox_with_an_expired_token(
         c.headers["Authorization"] for c in tiktok_sandbox.calls_to("video_list")
     }
     assert len(bearers) == 1  # every page went with the refreshed token
+
+
+REVOKED = {
+    "data": {},
+    "error": {"code": "access_token_invalid", "message": "revoked", "log_id": "L9"},
+}
+
+
+@pytest.fixture
+def alice(mock: requests_mock.Mocker) -> Any:
+    """A test client logged in (token valid for a day) on an app with /videos."""
+    app = create_app()
+    add_videos_route(app)
+    client = app.test_client()
+    mock.get(
+        "https://open.tiktokapis.com/v2/user/info/",
+        json=ok({"user": {"open_id": "open-id-alice", "display_name": "A"}}),
+    )
+    mock.post(TOKEN_URL, json=token_body())
+    log_in(client)
+    return client
+
+
+def test_videos_token_rejected_early_is_refreshed_and_the_listing_asked_again(
+    alice: Any, mock: requests_mock.Mocker
+) -> None:
+    client = alice
+    mock.post(
+        TOKEN_URL,
+        json=token_body(access_token="act.alice-2", refresh_token="rft.alice-2"),
+    )
+    mock.post(
+        LIST_URL,
+        [
+            {"json": page([1, 2], cursor=10, has_more=True)},
+            {"json": REVOKED, "status_code": 401},
+            {"json": page([1, 2], cursor=10, has_more=True)},
+            {"json": page([3], cursor=20, has_more=False)},
+        ],
+    )
+    response = client.get("/videos")
+    assert response.status_code == 200
+    assert [v["id"] for v in response.get_json()] == ["1", "2", "3"]
+    calls = [sent(r) for r in mock.request_history if r.url.startswith(LIST_URL)]
+    assert [(c["authorization"], c["json"]) for c in calls] == [
+        ("Bearer act.alice-1", {"max_count": 20}),
+        ("Bearer act.alice-1", {"max_count": 18, "cursor": 10}),
+        ("Bearer act.alice-2", {"max_count": 20}),  # the listing, from the top
+        ("Bearer act.alice-2", {"max_count": 18, "cursor": 10}),
+    ]
+    refreshes = [
+        parse_qs(r.text)
+        for r in mock.request_history
+        if r.url == TOKEN_URL and "refresh_token" in parse_qs(r.text)
+    ]
+    assert [r["refresh_token"] for r in refreshes] == [["rft.alice-1"]]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(401, "scope_not_authorized"), (400, "access_token_invalid")],
+)
+def test_videos_other_errors_are_not_retried(
+    alice: Any, mock: requests_mock.Mocker, status: int, code: str
+) -> None:
+    client = alice
+    mock.post(
+        LIST_URL,
+        status_code=status,
+        json={"data": {}, "error": {"code": code, "message": "", "log_id": "L"}},
+    )
+    response = client.get("/videos", headers={"Accept": "application/json"})
+    assert response.status_code == 502
+    assert response.get_json()["error"] == code
+    assert len([r for r in mock.request_history if r.url.startswith(LIST_URL)]) == 1
+    grants = [
+        parse_qs(r.text)["grant_type"]
+        for r in mock.request_history
+        if r.url == TOKEN_URL
+    ]
+    assert grants == [["authorization_code"]]  # the login's; no refresh
+
+
+def test_videos_token_revoked_at_the_sandbox_before_its_expiry(
+    tiktok_sandbox: LiveSandbox, tiktok_sandbox_config: dict[str, Any]
+) -> None:
+    app = create_app(**tiktok_sandbox_config, VIDEO_LIMIT=None)
+    add_videos_route(app)
+    client = app.test_client()
+    login_as(client, tiktok_sandbox, ALICE, ["user.info.basic", "video.list"])
+    tiktok_sandbox.expire_all_access_tokens()  # our clock still says: valid
+
+    response = client.get("/videos")
+
+    assert response.status_code == 200
+    assert len(response.get_json()) == 45
+    assert len(tiktok_sandbox.calls_to("token", grant_type="refresh_token")) == 1
+    bearers = [
+        c.headers["Authorization"] for c in tiktok_sandbox.calls_to("video_list")
+    ]
+    assert len(set(bearers)) == 2  # the rejected one, then the refreshed one
+    assert bearers.count(bearers[0]) == 1
