@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from .errors import TikTokError, TikTokLoginRequired
-from .state import get_state
+from .state import TikTokState, get_state
 
 __all__ = ["cli"]
 
@@ -52,10 +52,8 @@ def users() -> None:
         click.echo("  ".join([*cells, row[-1]]))
 
 
-@cli.command("refresh")
-@click.argument("open_id")
-def refresh(open_id: str) -> None:
-    """Refresh OPEN_ID's access token now and store the new pair."""
+def _shared_state() -> TikTokState:
+    """The app's state, refusing a storage that a command cannot reach."""
     state = get_state()
     if not state.storage.shared:
         raise click.ClickException(
@@ -63,6 +61,14 @@ def refresh(open_id: str) -> None:
             " session; a command cannot reach them. Use a server-side storage"
             " such as flask_tiktok.storage.SQLAlchemyStorage."
         )
+    return state
+
+
+@cli.command("refresh")
+@click.argument("open_id")
+def refresh(open_id: str) -> None:
+    """Refresh OPEN_ID's access token now and store the new pair."""
+    state = _shared_state()
     tokens = state.storage.get_tokens(open_id)
     if tokens is None:
         raise click.ClickException(f"No tokens are stored for {open_id!r}.")
@@ -87,5 +93,5 @@ def refresh(open_id: str) -> None:
 @click.confirmation_option(prompt="Delete everything stored about this user?")
 def forget(open_id: str) -> None:
     """Delete everything stored about OPEN_ID (a data-deletion request)."""
-    get_state().extension.forget(open_id)
+    _shared_state().extension.forget(open_id)
     click.echo(f"Forgot {open_id}.")

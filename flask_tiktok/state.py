@@ -24,15 +24,16 @@ __all__ = ["Settings", "TikTokState", "get_state"]
 EXTENSION_KEY = "tiktok"
 
 
-def _scope_list(key: str, value: Any) -> list[str]:
+def _name_list(key: str, value: Any, what: str) -> list[str]:
+    """A list of scope or field names (a comma-separated string is split)."""
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, Sequence) or not all(isinstance(s, str) for s in value):
-        raise ValueError(f"{key} is a list of scope names, not {value!r}")
-    scopes = [s.strip() for s in value if s.strip()]
-    if not scopes:
-        raise ValueError(f"{key} must name at least one scope")
-    return scopes
+        raise ValueError(f"{key} is a list of {what} names, not {value!r}")
+    names = [s.strip() for s in value if s.strip()]
+    if not names:
+        raise ValueError(f"{key} must name at least one {what}")
+    return names
 
 
 def _secret_list(key: str, value: Any) -> list[str]:
@@ -44,6 +45,40 @@ def _secret_list(key: str, value: Any) -> list[str]:
     ):
         raise ValueError(f"{key} is a list of non-empty secrets")
     return list(value)
+
+
+def _seconds(key: str, value: Any) -> float:
+    """A positive number of seconds (an int, a float or a numeric string)."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} is a number of seconds, not {value!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{key} must be more than 0 seconds, not {value!r}")
+    return seconds
+
+
+def _http_url(key: str, value: Any) -> str:
+    """An absolute ``http(s)`` URL."""
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise ValueError(f"{key} is an absolute https:// URL, not {value!r}")
+    return value
+
+
+def _path(key: str, value: Any, *, empty_ok: bool = False) -> str:
+    """A URL path starting with ``/`` (or, where allowed, empty)."""
+    if isinstance(value, str) and (value.startswith("/") or (empty_ok and not value)):
+        return value
+    raise ValueError(f"{key} is a path starting with '/', not {value!r}")
+
+
+def _local_target(key: str, value: Any) -> str:
+    """Where to send the browser: a path or an absolute URL."""
+    if isinstance(value, str) and value.startswith(("/", "https://", "http://")):
+        return value
+    raise ValueError(f"{key} is a path ('/') or an absolute URL, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -80,24 +115,40 @@ class Settings:
         pkce = config["TIKTOK_PKCE"]
         if pkce not in ("hex", "S256"):
             raise ValueError(f"TIKTOK_PKCE must be 'hex' or 'S256', not {pkce!r}")
+        for key in (
+            "TIKTOK_AUTHORIZATION_URL",
+            "TIKTOK_TOKEN_URL",
+            "TIKTOK_REVOKE_URL",
+            "TIKTOK_API_BASE_URL",
+        ):
+            _http_url(key, config[key])
         fields = config["TIKTOK_USER_FIELDS"]
+        redirect_uri = config["TIKTOK_REDIRECT_URI"]
         return cls(
             client_key=str(config["TIKTOK_CLIENT_KEY"]),
             client_secret=str(config["TIKTOK_CLIENT_SECRET"]),
-            scopes=_scope_list("TIKTOK_SCOPES", config["TIKTOK_SCOPES"]),
-            redirect_uri=config["TIKTOK_REDIRECT_URI"],
-            url_prefix=config["TIKTOK_URL_PREFIX"],
-            login_redirect=config["TIKTOK_LOGIN_REDIRECT"],
+            scopes=_name_list("TIKTOK_SCOPES", config["TIKTOK_SCOPES"], "scope"),
+            redirect_uri=None
+            if redirect_uri is None
+            else _http_url("TIKTOK_REDIRECT_URI", redirect_uri),
+            url_prefix=_path(
+                "TIKTOK_URL_PREFIX", config["TIKTOK_URL_PREFIX"], empty_ok=True
+            ),
+            login_redirect=_local_target(
+                "TIKTOK_LOGIN_REDIRECT", config["TIKTOK_LOGIN_REDIRECT"]
+            ),
             user_fields=None
             if fields is None
-            else _scope_list("TIKTOK_USER_FIELDS", fields),
+            else _name_list("TIKTOK_USER_FIELDS", fields, "field"),
             pkce=pkce,
-            timeout=float(config["TIKTOK_HTTP_TIMEOUT"]),
+            timeout=_seconds("TIKTOK_HTTP_TIMEOUT", config["TIKTOK_HTTP_TIMEOUT"]),
             secret_fallbacks=_secret_list(
                 "TIKTOK_CLIENT_SECRET_FALLBACKS",
                 config["TIKTOK_CLIENT_SECRET_FALLBACKS"],
             ),
-            webhook_tolerance=float(config["TIKTOK_WEBHOOK_TOLERANCE"]),
+            webhook_tolerance=_seconds(
+                "TIKTOK_WEBHOOK_TOLERANCE", config["TIKTOK_WEBHOOK_TOLERANCE"]
+            ),
             remember_removed=bool(config.get("TIKTOK_REMEMBER_REMOVED", False)),
         )
 

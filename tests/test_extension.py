@@ -81,11 +81,57 @@ def test_missing_credentials_are_named(config: dict[str, str], missing: str) -> 
 
 @pytest.mark.parametrize(
     "config",
-    [{"TIKTOK_PKCE": "plain"}, {"TIKTOK_SCOPES": []}, {"TIKTOK_SCOPES": [1]}],
+    [
+        {"TIKTOK_PKCE": "plain"},
+        {"TIKTOK_SCOPES": []},
+        {"TIKTOK_SCOPES": [1]},
+        {"TIKTOK_USER_FIELDS": ["display_name", 2]},
+        {"TIKTOK_HTTP_TIMEOUT": "abc"},
+        {"TIKTOK_HTTP_TIMEOUT": 0},
+        {"TIKTOK_HTTP_TIMEOUT": True},
+        {"TIKTOK_HTTP_TIMEOUT": float("nan")},
+        {"TIKTOK_WEBHOOK_TOLERANCE": None},
+        {"TIKTOK_WEBHOOK_TOLERANCE": -5},
+        {"TIKTOK_URL_PREFIX": "tiktok"},
+        {"TIKTOK_URL_PREFIX": None},
+        {"TIKTOK_REDIRECT_URI": 5},
+        {"TIKTOK_REDIRECT_URI": "/tiktok/callback"},
+        {"TIKTOK_LOGIN_REDIRECT": None},
+        {"TIKTOK_LOGIN_REDIRECT": "javascript:alert(1)"},
+        {"TIKTOK_TOKEN_URL": "open.tiktokapis.com/v2/oauth/token/"},
+        {"TIKTOK_API_BASE_URL": None},
+        {"TIKTOK_CLIENT_SECRET_FALLBACKS": [""]},
+    ],
 )
-def test_bad_config_is_refused(config: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="TIKTOK_"):
+def test_bad_config_is_refused_naming_the_key(config: dict[str, Any]) -> None:
+    (key,) = config
+    with pytest.raises(ValueError, match=key):
         create_app(**config)
+
+
+def test_user_fields_error_speaks_of_fields() -> None:
+    with pytest.raises(ValueError, match="list of field names"):
+        create_app(TIKTOK_USER_FIELDS=[1])
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"TIKTOK_HTTP_TIMEOUT": "2.5"},
+        {"TIKTOK_URL_PREFIX": ""},
+        {"TIKTOK_REDIRECT_URI": "https://example.com/tiktok/callback"},
+        {"TIKTOK_LOGIN_REDIRECT": "https://example.com/home"},
+        {"TIKTOK_SCOPES": "user.info.basic, video.list"},
+    ],
+)
+def test_good_config_in_other_shapes_is_taken(config: dict[str, Any]) -> None:
+    app = create_app(**config)
+    settings = app.extensions["tiktok"].settings
+    assert settings.timeout == (2.5 if "TIKTOK_HTTP_TIMEOUT" in config else 10)
+    if "TIKTOK_SCOPES" in config:
+        assert settings.scopes == ["user.info.basic", "video.list"]
+    if "TIKTOK_URL_PREFIX" in config:
+        assert app.url_map.bind("localhost").match("/login") == ("tiktok.login", {})
 
 
 def test_without_init_app_the_error_says_what_to_do() -> None:

@@ -597,6 +597,10 @@ def test_cli_explains_what_a_session_storage_cannot_do() -> None:
     refresh = runner.invoke(args=["tiktok", "refresh", ALICE])
     assert refresh.exit_code == 1
     assert "SessionStorage keeps tokens in the user's browser" in refresh.output
+    forget = runner.invoke(args=["tiktok", "forget", "--yes", ALICE])
+    assert forget.exit_code == 1
+    assert "SessionStorage keeps tokens in the user's browser" in forget.output
+    assert "Forgot" not in forget.output
 
 
 def test_cli_reports_a_tiktok_outage(
