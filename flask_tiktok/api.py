@@ -59,13 +59,17 @@ class TikTokAPISession:
         invalidated on its side). An answer ``401 access_token_invalid`` is
         retried once with a refreshed token; if TikTok refuses the refresh too,
         :class:`~flask_tiktok.TikTokLoginRequired` is raised. Request bodies
-        that can be read only once (generators, open files) are not resent.
+        that can be read only once (generators, open files) are not resent:
+        the token is refreshed and TikTok's 401 answer returned, so the caller
+        may send a new body.
         """
         tokens = self._tokens()
         response = self.client.send(method, path, tokens.access_token, **kwargs)
         if self._renew is None or not _token_rejected(response):
             return response
         renewed = self._renew(tokens)
+        if not _replayable(kwargs):
+            return response
         response.close()
         return self.client.send(method, path, renewed.access_token, **kwargs)
 
@@ -112,6 +116,24 @@ class TikTokAPISession:
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """Send a request and return TikTok's ``data``, raising its errors."""
         return parse_api_response(self.request(method, path, **kwargs))
+
+
+def _replayable(kwargs: dict[str, Any]) -> bool:
+    """Whether the request's body can be sent a second time."""
+    data = kwargs.get("data")
+    if data is not None and not isinstance(
+        data, bytes | bytearray | str | dict | list | tuple
+    ):
+        return False  # a generator, an open file, any other one-shot stream
+    files = kwargs.get("files")
+    if files is None:
+        return True
+    items = files.values() if isinstance(files, dict) else [f for _, f in files]
+    for item in items:
+        content = item[1] if isinstance(item, tuple) and len(item) > 1 else item
+        if not isinstance(content, bytes | bytearray | str):
+            return False
+    return True
 
 
 def _token_rejected(response: requests.Response) -> bool:

@@ -259,7 +259,7 @@ class TikTokClient:
             "GET",
             "user/info/",
             access_token,
-            params={"fields": ",".join(fields)},
+            params={"fields": _join_fields(fields)},
         )
         user = data.get("user")
         if not isinstance(user, dict):
@@ -456,7 +456,7 @@ def _join_fields(fields: Iterable[str]) -> str:
 def _json_object(resp: requests.Response) -> dict[str, Any] | None:
     try:
         body = json.loads(resp.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested 100,000 deep
         return None
     return body if isinstance(body, dict) else None
 

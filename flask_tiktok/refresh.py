@@ -99,6 +99,16 @@ class TokenRefresher:
         """
         if not force and not tokens.access_token_expired(self.leeway):
             return tokens
+        try:
+            return self._refresh(open_id, tokens, force)
+        except _Refused as refused:
+            # Outside the lock: a receiver of tiktok_logged_out may write the
+            # user's row, or refresh, without waiting on this thread's lock.
+            if self._on_refused is not None:
+                self._on_refused(open_id, refused.reason)
+            raise TikTokLoginRequired(f"TikTok login ended: {refused.reason}") from None
+
+    def _refresh(self, open_id: str, tokens: OAuth2Tokens, force: bool) -> OAuth2Tokens:
         with self.storage.refresh_lock(open_id):
             current = self.storage.get_tokens(open_id) or tokens
             replaced = current.access_token != tokens.access_token
@@ -136,7 +146,14 @@ class TokenRefresher:
         return fresh
 
     def _refuse(self, open_id: str, reason: str) -> NoReturn:
+        # Raised inside the lock, whose release keeps the deletion.
         self.storage.delete(open_id)
-        if self._on_refused is not None:
-            self._on_refused(open_id, reason)
-        raise TikTokLoginRequired(f"TikTok login ended: {reason}")
+        raise _Refused(reason)
+
+
+class _Refused(Exception):
+    """The login cannot go on (inside the refresh lock)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -33,6 +33,9 @@ def _name_list(key: str, value: Any, what: str) -> list[str]:
     names = [s.strip() for s in value if s.strip()]
     if not names:
         raise ValueError(f"{key} must name at least one {what}")
+    if any(len(s.split()) > 1 for s in names):
+        # TikTok separates names with commas; a space would fail every login.
+        raise ValueError(f"{key} names are separated by commas, not spaces")
     return names
 
 

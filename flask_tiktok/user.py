@@ -133,6 +133,8 @@ def tiktok_login_required(
     body. A user who lacks one of ``scopes`` goes back through TikTok asking
     for the granted scopes plus the missing ones, then returns to the page.
     """
+    if isinstance(scopes, str):
+        raise TypeError("scopes is a list of scope names, not a string")
     required = tuple(scopes or ())
 
     def decorator(view: F) -> F:
