@@ -28,12 +28,15 @@ __all__ = [
     "error_page",
     "login_required_response",
     "missing_scopes_response",
+    "note_declined_scopes",
     "prefers_json",
     "start_login",
     "take_flow",
 ]
 
 _FLOWS = "_tiktok_flows"
+#: Scopes the user unticked when a protected page asked for them.
+_DECLINED = "_tiktok_declined"
 #: Logins started in other tabs stay valid, up to this many, for this long.
 _MAX_FLOWS = 3
 _FLOW_TTL = 600
@@ -83,13 +86,57 @@ def missing_scopes_response(granted: Iterable[str], missing: Iterable[str]) -> R
         )
         response.status_code = 403
         return response
+    if _just_declined(missing):
+        # The user was just asked and unticked them: asking again at once
+        # would send the browser round in a loop. Say so; "Try again" asks.
+        return error_page(
+            403,
+            "TikTok permission not granted",
+            "This page needs the TikTok permission"
+            f" {', '.join(missing)}, which was not granted.",
+            "scope_declined",
+            retry_url=_requested_path(),
+        )
     settings = get_state().settings
     scopes = list(dict.fromkeys([*settings.scopes, *granted, *missing]))
-    return start_login(scopes, _requested_path())
+    return start_login(scopes, _requested_path(), wanted=missing)
 
 
-def start_login(scopes: list[str], next_url: str) -> Response:
-    """Remember a new state and PKCE verifier, then send the browser to TikTok."""
+def _just_declined(missing: list[str]) -> bool:
+    """Whether a scope of ``missing`` was declined in the login just made.
+
+    The record is used up: the next visit asks TikTok again.
+    """
+    if _DECLINED not in session:
+        return False
+    record = session.pop(_DECLINED)
+    if not isinstance(record, dict):
+        return False
+    declined, at = record.get("s"), record.get("c")
+    if not isinstance(declined, list) or not isinstance(at, int):
+        return False
+    return at > time.time() - _FLOW_TTL and not set(missing).isdisjoint(declined)
+
+
+def note_declined_scopes(flow: dict[str, Any], granted: Iterable[str]) -> None:
+    """After a login that asked for scopes a page needed, note any not granted."""
+    wanted = flow.get("w")
+    if not isinstance(wanted, list):
+        return
+    have = set(granted)
+    declined = [s for s in wanted if isinstance(s, str) and s not in have]
+    if declined:
+        session[_DECLINED] = {"s": declined, "c": int(time.time())}
+
+
+def start_login(
+    scopes: list[str], next_url: str, *, wanted: list[str] | None = None
+) -> Response:
+    """Remember a new state and PKCE verifier, then send the browser to TikTok.
+
+    ``wanted`` are the scopes a protected page asked for: if the user does
+    not grant them, that page says so instead of asking again at once.
+    """
     state = get_state()
     redirect_uri = state.settings.redirect_uri or url_for(
         "tiktok.callback", _external=True
@@ -101,9 +148,16 @@ def start_login(scopes: list[str], next_url: str) -> Response:
     flows = flows[-(_MAX_FLOWS - 1) :]
     if len(next_url) > _MAX_NEXT:
         next_url = state.settings.login_redirect
-    flows.append(
-        {"s": oauth_state, "v": verifier, "n": next_url, "r": redirect_uri, "c": now}
-    )
+    flow: dict[str, Any] = {
+        "s": oauth_state,
+        "v": verifier,
+        "n": next_url,
+        "r": redirect_uri,
+        "c": now,
+    }
+    if wanted:
+        flow["w"] = wanted
+    flows.append(flow)
     while len(flows) > 1 and len(json.dumps(flows)) > _FLOWS_BUDGET:
         flows.pop(0)
     session[_FLOWS] = flows
@@ -141,9 +195,18 @@ def take_flow(oauth_state: str | None) -> dict[str, Any] | None:
 
 
 def error_page(
-    status: int, title: str, message: str, error: str, log_id: str | None = None
+    status: int,
+    title: str,
+    message: str,
+    error: str,
+    log_id: str | None = None,
+    *,
+    retry_url: str | None = None,
 ) -> Response:
-    """The extension's error page (``tiktok/error.html``, overridable) or JSON."""
+    """The extension's error page (``tiktok/error.html``, overridable) or JSON.
+
+    Its "Try again" link goes to ``retry_url`` (default: a new login).
+    """
     if prefers_json():
         response = jsonify(error=error, message=message, log_id=log_id)
     else:
@@ -154,7 +217,7 @@ def error_page(
                 message=message,
                 error=error,
                 log_id=log_id,
-                retry_url=url_for("tiktok.login"),
+                retry_url=retry_url or url_for("tiktok.login"),
                 home_url=get_state().settings.login_redirect,
             )
         )

@@ -15,7 +15,13 @@ from .errors import (
     TikTokLoginRequired,
 )
 from .fields import fields_for_scopes
-from .flow import error_page, login_required_response, start_login, take_flow
+from .flow import (
+    error_page,
+    login_required_response,
+    note_declined_scopes,
+    start_login,
+    take_flow,
+)
 from .logs import loggable, logger
 from .receiver import receive_webhook
 from .redirects import safe_next
@@ -139,6 +145,7 @@ def callback() -> Response:
     state.forget_current()
     user = StoredUser(open_id, tokens.scopes, profile)
     state.storage.set(user, tokens)
+    note_declined_scopes(flow, tokens.scopes)
     tiktok_logged_in.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         user=TikTokUser(user),

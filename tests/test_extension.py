@@ -523,6 +523,56 @@ def test_missing_scope_goes_back_through_tiktok(app: Flask, tiktok_mock: Any) ->
     assert "follower_count" in fields.split(",")
 
 
+def test_a_declined_scope_is_said_once_instead_of_asked_again(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    authorize = client.get("/stats").headers["Location"]
+    state = parse_qs(urlsplit(authorize).query)["state"][0]
+    # The user unticks user.info.stats on TikTok's consent page.
+    tiktok_mock.post(TOKEN_URL, json=token_body(scope="user.info.basic"))
+    back = client.get(f"/tiktok/callback?code=c2&state={state}")
+    assert back.headers["Location"] == "/stats"
+
+    page = client.get("/stats")
+    assert page.status_code == 403
+    text = page.get_data(as_text=True)
+    assert "user.info.stats" in text
+    assert "scope_declined" in text
+    assert 'href="/stats"' in text  # "Try again" asks TikTok once more
+    assert client.get("/").get_data(as_text=True).startswith("Hello")  # logged in
+
+    again = client.get("/stats")
+    assert again.status_code == 302
+    query = parse_qs(urlsplit(again.headers["Location"]).query)
+    assert query["scope"] == ["user.info.basic,user.info.stats"]
+
+
+def test_a_declined_scope_does_not_block_other_pages(tiktok_mock: Any) -> None:
+    from flask_tiktok import tiktok_login_required
+
+    app = create_app()
+
+    @app.get("/videos-page")
+    @tiktok_login_required(scopes=["video.list"])
+    def videos_page() -> str:
+        return "videos"
+
+    client = app.test_client()
+    log_in(client)
+    authorize = client.get("/stats").headers["Location"]
+    state = parse_qs(urlsplit(authorize).query)["state"][0]
+    tiktok_mock.post(TOKEN_URL, json=token_body(scope="user.info.basic"))
+    client.get(f"/tiktok/callback?code=c2&state={state}")
+    # A page needing another scope still goes to TikTok.
+    other = client.get("/videos-page")
+    assert other.status_code == 302
+    assert (
+        "video.list" in parse_qs(urlsplit(other.headers["Location"]).query)["scope"][0]
+    )
+
+
 def test_missing_scope_as_json_is_403(app: Flask, tiktok_mock: Any) -> None:
     client = app.test_client()
     log_in(client)
