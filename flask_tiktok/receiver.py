@@ -44,7 +44,7 @@ from .webhooks import (
     verify_webhook_signature,
 )
 
-__all__ = ["exempt_from_csrf", "receive_webhook"]
+__all__ = ["exempt_from_csrf", "receive_webhook", "refused_webhook"]
 
 logger = logging.getLogger("flask_tiktok")
 
@@ -60,6 +60,19 @@ def _answer(code: int, **body: Any) -> Response:
     response = jsonify(body)
     response.status_code = code
     return response
+
+
+def refused_webhook(exc: WebhookSignatureError | WebhookPayloadError) -> Response:
+    """The answer to a refused delivery: 401 for its signature, 400 for its body.
+
+    Also what an app's own webhook view gets when it lets
+    :func:`~flask_tiktok.verify_webhook_signature` or
+    :func:`~flask_tiktok.parse_webhook_event` raise.
+    """
+    logger.warning("TikTok webhook refused: %s", exc)
+    if isinstance(exc, WebhookSignatureError):
+        return _answer(401, error="invalid_signature")
+    return _answer(400, error="invalid_event")
 
 
 def receive_webhook() -> Response:
@@ -87,13 +100,11 @@ def receive_webhook() -> Response:
             tolerance=settings.webhook_tolerance,
         )
     except WebhookSignatureError as exc:
-        logger.warning("TikTok webhook refused: %s", exc)
-        return _answer(401, error="invalid_signature")
+        return refused_webhook(exc)
     try:
         event = parse_webhook_event(body, settings.client_key)
     except WebhookPayloadError as exc:
-        logger.warning("TikTok webhook refused: %s", exc)
-        return _answer(400, error="invalid_event")
+        return refused_webhook(exc)
     key = event.delivery_key
     if not state.storage.remember_delivery(key, DELIVERY_TTL):
         return _answer(200, status="duplicate")

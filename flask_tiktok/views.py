@@ -13,6 +13,8 @@ from .errors import (
     TikTokError,
     TikTokFetchError,
     TikTokLoginRequired,
+    WebhookPayloadError,
+    WebhookSignatureError,
 )
 from .fields import fields_for_scopes
 from .flow import (
@@ -23,7 +25,7 @@ from .flow import (
     take_flow,
 )
 from .logs import loggable, logger
-from .receiver import receive_webhook
+from .receiver import receive_webhook, refused_webhook
 from .redirects import safe_next
 from .refresh import TRANSIENT_OAUTH_ERRORS
 from .signals import tiktok_logged_in, tiktok_logged_out, tiktok_login_failed
@@ -209,6 +211,14 @@ def webhook() -> Response:
 @blueprint.app_errorhandler(TikTokLoginRequired)
 def _handle_login_required(exc: TikTokLoginRequired) -> Response:
     return login_required_response()
+
+
+@blueprint.app_errorhandler(WebhookSignatureError)
+@blueprint.app_errorhandler(WebhookPayloadError)
+def _handle_webhook_error(
+    exc: WebhookSignatureError | WebhookPayloadError,
+) -> Response:
+    return refused_webhook(exc)
 
 
 @blueprint.app_errorhandler(TikTokError)

@@ -914,3 +914,40 @@ def test_disconnecting_in_the_sandbox_logs_the_cookie_user_out(
         )
     assert len(received.removed) == 1
     assert len(received.events) == 1
+
+
+def test_an_apps_own_webhook_view_gets_401_and_400_not_a_502() -> None:
+    """An app may verify deliveries in a view of its own (another path, a queue
+    in front): the errors it lets through are answered as the built-in route
+    answers them, not as a failed call to TikTok."""
+    from flask import request
+
+    app = create_app()
+
+    @app.post("/hooks/tiktok")
+    def own_webhook() -> str:
+        body = request.get_data()
+        verify_webhook_signature(SECRET, request.headers.get("TikTok-Signature"), body)
+        event = parse_webhook_event(body, KEY)
+        return event.event
+
+    client = app.test_client()
+    body = event_body()
+
+    def deliver(data: bytes, header: str) -> Any:
+        return client.post(
+            "/hooks/tiktok", data=data, headers={"TikTok-Signature": header}
+        )
+
+    good = deliver(body, sign(SECRET, int(time.time()), body))
+    assert (good.status_code, good.get_data(as_text=True)) == (
+        200,
+        "video.publish.completed",
+    )
+    forged = deliver(body, sign("not-the-secret", int(time.time()), body))
+    assert forged.status_code == 401
+    assert forged.get_json() == {"error": "invalid_signature"}
+    other_app = event_body(client_key="another-app")
+    wrong = deliver(other_app, sign(SECRET, int(time.time()), other_app))
+    assert wrong.status_code == 400
+    assert wrong.get_json() == {"error": "invalid_event"}
