@@ -15,7 +15,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -210,11 +210,11 @@ class SessionStorage(BaseStorage):
         user = self.get_user()
         if user is None or user.open_id != open_id:
             return
-        record = dict(session[_KEY])
-        record["t"] = _seal(open_id, tokens)
         if tokens.scopes:
-            record["s"] = ",".join(tokens.scopes)
-        session[_KEY] = record
+            user = replace(user, scopes=tokens.scopes)
+        # Through set(): the new tokens may be longer, and the profile must
+        # still leave room for them within the cookie's budget.
+        self.set(user, tokens)
 
     def delete(self, open_id: str | None = None) -> None:
         if not has_request_context():

@@ -330,3 +330,33 @@ def test_token_expiry_of_absurd_lifetimes_is_unknown(lifetime: Any) -> None:
     tokens = OAuth2Tokens(token_body(expires_in=lifetime), issued_at=1_800_000_000)
     assert tokens.access_token_expires_at is None
     assert tokens.access_token_expired() is False
+
+
+def test_longer_refreshed_tokens_still_fit_the_cookie() -> None:
+    """A refresh re-sealed the new tokens next to a profile trimmed for the old
+    ones: tokens grown to TikTok's longest accepted length pushed the cookie
+    past what browsers keep."""
+    profile = {
+        "open_id": "open-id-alice",
+        "display_name": "Alice",
+        "bio_description": "".join(
+            hashlib.sha256(str(i).encode()).hexdigest() for i in range(38)
+        ),
+    }
+    client, response = logged_in_with(token_body(expires_in=30), profile)
+    assert response.status_code == 302
+    before = cookie_size(client)
+    with requests_mock.Mocker() as mock:
+        mock.post(
+            TOKEN_URL,
+            json=token_body(access_token="a" * 1024, refresh_token="r" * 1024),
+        )
+        mock.get(USER_INFO_URL, json=user_info_body())
+        assert client.get("/api/me").status_code == 200
+        refreshes = [r for r in mock.request_history if r.url == TOKEN_URL]
+        assert len(refreshes) == 1
+        assert mock.request_history[-1].headers["Authorization"] == "Bearer " + (
+            "a" * 1024
+        )
+    assert before < cookie_size(client) < 4000
+    assert client.get("/").get_data(as_text=True) == "Hello Alice"
