@@ -343,7 +343,9 @@ def test_longer_refreshed_tokens_still_fit_the_cookie() -> None:
             hashlib.sha256(str(i).encode()).hexdigest() for i in range(38)
         ),
     }
-    client, response = logged_in_with(token_body(expires_in=30), profile)
+    # Its own refresh token: the module's app remembers earlier rotations.
+    login = token_body(expires_in=30, refresh_token="rft.longer-1")
+    client, response = logged_in_with(login, profile)
     assert response.status_code == 302
     before = cookie_size(client)
     with requests_mock.Mocker() as mock:
