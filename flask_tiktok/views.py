@@ -31,6 +31,7 @@ from .refresh import TRANSIENT_OAUTH_ERRORS
 from .signals import tiktok_logged_in, tiktok_logged_out, tiktok_login_failed
 from .state import get_state
 from .storage import StoredUser
+from .tokens import OAuth2Tokens
 from .user import TikTokUser
 
 __all__ = ["blueprint"]
@@ -184,13 +185,7 @@ def logout() -> Response:
     if user is not None:
         tokens = state.storage.get_tokens(user.open_id)
         if tokens is not None:
-            try:
-                state.client.revoke_token(tokens.access_token)
-            except TikTokError as exc:
-                logger.warning(
-                    "TikTok token revocation failed (logging out anyway): %s",
-                    loggable(exc),
-                )
+            _revoke(tokens)
         state.storage.delete()
         state.forget_current()
         tiktok_logged_out.send(
@@ -200,6 +195,26 @@ def logout() -> Response:
         )
     target = request.form.get("next") or request.args.get("next")
     return redirect(safe_next(target, state.settings.login_redirect))
+
+
+def _revoke(tokens: OAuth2Tokens) -> None:
+    """Revoke the login at TikTok, best effort.
+
+    TikTok revokes by access token, and an expired one can no longer name
+    the authorization: it is refreshed first (the new pair is revoked, not
+    stored). A login whose refresh token has expired too is left to lapse.
+    """
+    client = get_state().client
+    try:
+        if tokens.access_token_expired():
+            if not tokens.refresh_token or tokens.refresh_token_expired():
+                return
+            tokens = client.refresh_access_token(tokens.refresh_token)
+        client.revoke_token(tokens.access_token)
+    except TikTokError as exc:
+        logger.warning(
+            "TikTok token revocation failed (logging out anyway): %s", loggable(exc)
+        )
 
 
 @blueprint.post("/webhook")

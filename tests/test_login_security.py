@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import pytest
-from conftest import REVOKE_URL, TOKEN_URL, log_in, start_login
+from conftest import REVOKE_URL, TOKEN_URL, log_in, start_login, token_body
 from flask import Flask
 
 
@@ -187,3 +187,71 @@ def test_logout_follows_a_safe_next(app: Flask, tiktok_mock: Any) -> None:
         client.post("/tiktok/logout", data={"next": "/bye"}).headers["Location"]
         == "/bye"
     )
+
+
+def revoked_tokens(mock: Any) -> list[str]:
+    return [
+        parse_qs(r.text)["token"][0]
+        for r in mock.request_history
+        if r.url == REVOKE_URL
+    ]
+
+
+def test_logout_after_expiry_refreshes_to_revoke(
+    app: Flask, tiktok_mock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TikTok revokes by access token; an expired one no longer names the
+    authorization, so the logout trades the refresh token for a live one."""
+    client = app.test_client()
+    log_in(client)
+    a_day_later = time.time() + 90_000
+    monkeypatch.setattr(time, "time", lambda: a_day_later)
+    tiktok_mock.post(
+        TOKEN_URL, json=token_body(access_token="act.alice-2", refresh_token="rft.2")
+    )
+    response = client.post("/tiktok/logout")
+    assert response.status_code == 302
+    refresh = parse_qs(tiktok_mock.request_history[-2].text)
+    assert refresh["grant_type"] == ["refresh_token"]
+    assert refresh["refresh_token"] == ["rft.alice-1"]
+    assert revoked_tokens(tiktok_mock) == ["act.alice-2"]
+    assert client.get("/me").status_code == 302
+
+
+def test_logout_with_a_live_token_revokes_it_without_a_refresh(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    client.post("/tiktok/logout")
+    assert revoked_tokens(tiktok_mock) == ["act.alice-1"]
+    grants = [parse_qs(r.text).get("grant_type") for r in tiktok_mock.request_history]
+    assert ["refresh_token"] not in grants
+
+
+def test_logout_with_everything_expired_calls_tiktok_not_at_all(
+    app: Flask, tiktok_mock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = app.test_client()
+    tiktok_mock.post(TOKEN_URL, json=token_body(expires_in=60, refresh_expires_in=120))
+    log_in(client)
+    calls_at_login = tiktok_mock.call_count
+    an_hour_later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: an_hour_later)
+    assert client.get("/").get_data(as_text=True).startswith("Hello")  # still here
+    assert client.post("/tiktok/logout").status_code == 302
+    assert tiktok_mock.call_count == calls_at_login
+    assert client.get("/me").status_code == 302
+
+
+def test_logout_after_expiry_survives_a_refused_refresh(
+    app: Flask, tiktok_mock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    a_day_later = time.time() + 90_000
+    monkeypatch.setattr(time, "time", lambda: a_day_later)
+    tiktok_mock.post(TOKEN_URL, json={"error": "invalid_grant", "log_id": "L7"})
+    assert client.post("/tiktok/logout").status_code == 302
+    assert revoked_tokens(tiktok_mock) == []
+    assert client.get("/me").status_code == 302
