@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -105,14 +106,59 @@ def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def consent(
-    url: str, decision: str = "authorize", open_id: str = ALICE, **overrides: str
-) -> requests.Response:
-    """Show the consent page, then post the decision its form would send."""
+class ConsentForm(HTMLParser):
+    """The consent page's form fields: hidden inputs and scope checkboxes."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.hidden: list[tuple[str, str]] = []
+        #: (scope, checked, disabled) for each checkbox, in page order.
+        self.checkboxes: list[tuple[str, bool, bool]] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "input":
+            return
+        attr = dict(attrs)
+        if attr.get("type") == "hidden":
+            self.hidden.append((attr["name"] or "", attr["value"] or ""))
+        elif attr.get("type") == "checkbox":
+            assert attr["name"] == "granted_scope"
+            self.checkboxes.append(
+                (attr["value"] or "", "checked" in attr, "disabled" in attr)
+            )
+
+    def submission(
+        self, untick: Iterable[str] = (), **fields: str
+    ) -> list[tuple[str, str]]:
+        """What a browser posts with the ``untick`` boxes cleared (disabled: kept)."""
+        ticked = [
+            ("granted_scope", name)
+            for name, checked, disabled in self.checkboxes
+            if checked and not disabled and name not in set(untick)
+        ]
+        return [*self.hidden, *ticked, *fields.items()]
+
+
+def consent_form(url: str, **overrides: str) -> ConsentForm:
+    """The consent page for :func:`authorize_params` with ``overrides``."""
     page = http_get(f"{url}/v2/auth/authorize/", params=authorize_params(**overrides))
     assert page.status_code == 200
-    form = {**authorize_params(**overrides), "action": decision, "open_id": open_id}
-    return http_post(f"{url}/v2/auth/authorize/", data=form, allow_redirects=False)
+    return ConsentForm(page.text)
+
+
+def consent(
+    url: str,
+    decision: str = "authorize",
+    open_id: str = ALICE,
+    untick: Iterable[str] = (),
+    **overrides: str,
+) -> requests.Response:
+    """Show the consent page, then post what its form sends on ``decision``."""
+    form = consent_form(url, **overrides)
+    data = form.submission(untick, action=decision, open_id=open_id)
+    return http_post(f"{url}/v2/auth/authorize/", data=data, allow_redirects=False)
 
 
 def token(url: str, **form: str) -> requests.Response:
@@ -295,6 +341,180 @@ def test_auto_approve_skips_consent_unless_disabled(sandbox: Sandbox) -> None:
         "/v2/auth/authorize/", query_string=authorize_params(disable_auto_auth="1")
     )
     assert forced.status_code == 200
+
+
+# -- choosing scopes on the consent page --------------------------------------
+
+
+def test_consent_page_has_a_ticked_checkbox_per_requested_scope(
+    server: SandboxServer,
+) -> None:
+    form = consent_form(server.url, scope=ALL_USER_SCOPES)
+    assert form.checkboxes == [
+        ("user.info.basic", True, True),  # required: ticked and disabled
+        ("user.info.profile", True, False),
+        ("user.info.stats", True, False),
+        ("video.list", True, False),
+    ]
+    assert ("scope", ALL_USER_SCOPES) in form.hidden
+    assert [name for name, _ in form.hidden].count("consent_signature") == 1
+
+
+def test_unticked_scopes_are_left_out_of_the_code_callback_and_token(
+    server: SandboxServer, sandbox: Sandbox
+) -> None:
+    answer = consent(server.url, untick=["user.info.stats"], scope=ALL_USER_SCOPES)
+    (decision,) = sandbox.calls_to("authorize", open_id=ALICE)
+    assert decision.method == "POST"
+    assert decision.form["scope"] == ALL_USER_SCOPES
+
+    callback = query_of(answer.headers["Location"])
+    assert callback["scopes"] == "user.info.basic,user.info.profile,video.list"
+    body = exchange(server.url, callback["code"]).json()
+    assert body["scope"] == "user.info.basic,user.info.profile,video.list"
+    (authorization,) = sandbox.authorizations()
+    assert authorization.scopes == (
+        "user.info.basic",
+        "user.info.profile",
+        "video.list",
+    )
+
+    access = bearer(body["access_token"])
+    info = http_get(
+        f"{server.url}/v2/user/info/",
+        params={"fields": "open_id,username"},
+        headers=access,
+    )
+    assert info.json()["data"]["user"] == {
+        "open_id": ALICE,
+        "username": "alice.sandbox",
+    }
+    refused = http_get(
+        f"{server.url}/v2/user/info/",
+        params={"fields": "open_id,follower_count"},
+        headers=access,
+    )
+    assert_api_error(refused, 401, "scope_not_authorized")
+    assert "user.info.stats" in refused.json()["error"]["message"]
+    videos = http_post(
+        f"{server.url}/v2/video/list/", params={"fields": "id"}, headers=access
+    )
+    assert videos.json()["error"]["code"] == "ok"
+
+
+def test_an_unticked_video_list_is_refused_by_the_video_endpoints(
+    server: SandboxServer,
+) -> None:
+    answer = consent(server.url, untick=["video.list"])
+    callback = query_of(answer.headers["Location"])
+    assert callback["scopes"] == "user.info.basic"
+    body = exchange(server.url, callback["code"]).json()
+    assert body["scope"] == "user.info.basic"
+    access = bearer(body["access_token"])
+    listed = http_post(
+        f"{server.url}/v2/video/list/", params={"fields": "id"}, headers=access
+    )
+    assert_api_error(listed, 401, "scope_not_authorized")
+    queried = http_post(
+        f"{server.url}/v2/video/query/",
+        params={"fields": "id"},
+        json={"filters": {"video_ids": ["1"]}},
+        headers=access,
+    )
+    assert_api_error(queried, 401, "scope_not_authorized")
+
+
+def test_user_info_basic_is_granted_even_if_the_form_leaves_it_out(
+    server: SandboxServer,
+) -> None:
+    form = consent_form(server.url, scope=ALL_USER_SCOPES)
+    data = [(name, value) for name, value in form.hidden if name != "granted_scope"] + [
+        ("action", "authorize"),
+        ("open_id", ALICE),
+    ]
+    answer = http_post(
+        f"{server.url}/v2/auth/authorize/", data=data, allow_redirects=False
+    )
+    assert query_of(answer.headers["Location"])["scopes"] == "user.info.basic"
+
+
+def test_unticking_every_scope_asks_again(
+    server: SandboxServer, sandbox: Sandbox
+) -> None:
+    answer = consent(server.url, untick=["video.list"], scope="video.list")
+    assert answer.status_code == 400
+    assert "Location" not in answer.headers
+    assert "Allow at least one permission, or Cancel." in answer.text
+    assert ConsentForm(answer.text).checkboxes == [("video.list", True, False)]
+    assert sandbox.authorizations() == []
+
+
+def test_a_form_granting_a_scope_that_was_not_requested_is_refused(
+    server: SandboxServer, sandbox: Sandbox
+) -> None:
+    form = consent_form(server.url)  # user.info.basic,video.list
+    data = form.submission(action="authorize", open_id=ALICE)
+    added = http_post(
+        f"{server.url}/v2/auth/authorize/",
+        data=[*data, ("granted_scope", "user.info.stats")],
+        allow_redirects=False,
+    )
+    assert added.status_code == 400
+    assert "Location" not in added.headers
+    assert "grants a scope the app did not ask for" in added.text
+    assert "user.info.stats" in added.text
+
+    # Widening the request itself breaks the page's signature.
+    widened = [
+        (name, f"{value},user.info.stats" if name == "scope" else value)
+        for name, value in data
+    ]
+    changed = http_post(
+        f"{server.url}/v2/auth/authorize/",
+        data=[*widened, ("granted_scope", "user.info.stats")],
+        allow_redirects=False,
+    )
+    assert changed.status_code == 400
+    assert "Location" not in changed.headers
+    assert "consent form was changed" in changed.text
+
+    unsigned = http_post(
+        f"{server.url}/v2/auth/authorize/",
+        data={**authorize_params(), "action": "authorize", "open_id": ALICE},
+        allow_redirects=False,
+    )
+    assert unsigned.status_code == 400
+    assert "Location" not in unsigned.headers
+    assert sandbox.authorizations() == []
+    assert sandbox.store._codes == {}
+
+
+def test_auto_approve_can_decline_scopes(sandbox: Sandbox) -> None:
+    sandbox.auto_approve_as = BOB
+    sandbox.auto_decline_scopes = {"video.list", "user.info.basic"}
+    client = sandbox.wsgi_app.test_client()
+    response = client.get("/v2/auth/authorize/", query_string=authorize_params())
+    callback = query_of(response.location)
+    assert callback["scopes"] == "user.info.basic"  # required, so never declined
+    body = sandbox.store.redeem_code(KEY, callback["code"], REDIRECT, VERIFIER)
+    assert body["scope"] == "user.info.basic"
+
+    nothing = client.get(
+        "/v2/auth/authorize/", query_string=authorize_params(scope="video.list")
+    )
+    assert query_of(nothing.location)["error"] == "access_denied"
+
+
+def test_programmatic_grants_take_a_subset(
+    server: SandboxServer, sandbox: Sandbox
+) -> None:
+    sandbox_made = Sandbox(auto_approve_as=ALICE, auto_decline_scopes=["video.list"])
+    assert sandbox_made.auto_decline_scopes == {"video.list"}
+    code = sandbox.issue_code(KEY, ALICE, ["user.info.basic"], REDIRECT)
+    assert exchange(server.url, code, code_verifier="").json()["scope"] == (
+        "user.info.basic"
+    )
+    assert sandbox.authorize(KEY, BOB, "user.info.stats")["scope"] == "user.info.stats"
 
 
 # -- token --------------------------------------------------------------------

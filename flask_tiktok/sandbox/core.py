@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -43,7 +44,9 @@ class Sandbox:
     ``pkce`` is how ``code_verifier`` must match ``code_challenge``: ``"hex"``
     (TikTok's documented form), ``"base64url"`` (RFC 7636) or ``"any"``.
     ``auto_approve_as`` (an ``open_id``) skips the consent page unless the request
-    says ``disable_auto_auth=1``, so a login can run without a browser.
+    says ``disable_auto_auth=1``, so a login can run without a browser;
+    ``auto_decline_scopes`` are the scopes that user unticks (``user.info.basic``
+    cannot be unticked), as a person may on the consent page.
     ``clock`` returns epoch seconds; tests may pass a fake one.
     """
 
@@ -58,6 +61,7 @@ class Sandbox:
         short_pages: bool = True,
         pkce: PKCEEncoding = "hex",
         auto_approve_as: str | None = None,
+        auto_decline_scopes: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         #: The registered apps; the first is the default of helpers that take
@@ -71,6 +75,10 @@ class Sandbox:
         self.short_pages = short_pages
         #: The open_id approved without a consent page, or None to always ask.
         self.auto_approve_as = auto_approve_as
+        #: The scopes the auto-approving user does not grant.
+        self.auto_decline_scopes: set[str] = set(auto_decline_scopes)
+        #: Signs the consent page's form, so that a changed request is refused.
+        self.consent_key = secrets.token_bytes(32)
         self.clock = clock
         self.store = TokenStore(
             clock=clock,

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from .consent import granted_scopes, request_signed
 from .endpoints import current_sandbox, json_response, tiktok_endpoint
 from .errors import OAuthError
 from .models import SandboxApp
@@ -41,6 +42,14 @@ def authorize() -> BaseResponse:
     sandbox = current_sandbox()
     source = request.form if request.method == "POST" else request.args
     params = {name: source.get(name, "") for name in _AUTHORIZE_PARAMS}
+    if request.method == "POST" and not request_signed(
+        sandbox.consent_key, params, request.form.get("consent_signature", "")
+    ):
+        # Not the request the consent page was shown for: answer nothing to it.
+        return render_error(
+            "This consent form was changed or did not come from the sandbox.",
+            "Go back to the app and log in again.",
+        )
     app = sandbox.find_app(params["client_key"])
     if app is None:
         return render_error(
@@ -79,17 +88,33 @@ def authorize() -> BaseResponse:
         chosen = sandbox.auto_approve_as
         if chosen is None or params["disable_auto_auth"] == "1":
             return render_consent(app, params, scopes)
+        declined = sandbox.auto_decline_scopes
+        granted = granted_scopes(scopes, [s for s in scopes if s not in declined])
+        if not granted:
+            return fail("access_denied", "The user granted none of the scopes.")
     else:
         if request.form.get("action") != "authorize":
             return fail("access_denied", "The user denied the authorization request.")
         chosen = request.form.get("open_id", "")
         if sandbox.find_user(chosen) is None:
             return render_consent(app, params, scopes, error="Choose an account.")
+        ticked = parse_scopes(",".join(request.form.getlist("granted_scope")))
+        extra = [name for name in ticked if name not in scopes]
+        if extra:
+            return render_error(
+                "The consent form grants a scope the app did not ask for.",
+                f"Not requested: {', '.join(extra)}.",
+            )
+        granted = granted_scopes(scopes, ticked)
+        if not granted:
+            return render_consent(
+                app, params, scopes, error="Allow at least one permission, or Cancel."
+            )
     code = sandbox.store.issue_code(
-        app.client_key, chosen, scopes, redirect_uri, params["code_challenge"]
+        app.client_key, chosen, granted, redirect_uri, params["code_challenge"]
     )
     return _redirect_to(
-        redirect_uri, {"code": code, "scopes": ",".join(scopes), "state": state}
+        redirect_uri, {"code": code, "scopes": ",".join(granted), "state": state}
     )
 
 

@@ -16,6 +16,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from .consent import REQUIRED_SCOPES, sign_request
 from .endpoints import current_sandbox
 from .images import avatar_svg, cover_svg
 from .models import SandboxApp
@@ -31,13 +32,19 @@ def render_consent(
     *,
     error: str | None = None,
 ) -> Response:
-    """TikTok's consent page: who asks, for what, as whom; Authorize or Cancel."""
+    """TikTok's consent page: who asks, as whom, and a checkbox per scope.
+
+    Every scope is ticked; the user may untick all but ``user.info.basic``.
+    """
     sandbox = current_sandbox()
     html = render_template(
         "consent.html",
         app=app,
         params=params,
-        scopes=[(name, SCOPE_DESCRIPTIONS[name]) for name in scopes],
+        signature=sign_request(sandbox.consent_key, params),
+        scopes=[
+            (name, SCOPE_DESCRIPTIONS[name], name in REQUIRED_SCOPES) for name in scopes
+        ],
         users=sandbox.users,
         error=error,
     )
