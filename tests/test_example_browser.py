@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import parse_qs
 
 import pytest
 from example_support import clean_environment, example_app, example_sandbox, serve
@@ -21,7 +22,7 @@ from example_support import clean_environment, example_app, example_sandbox, ser
 from flask_tiktok.sandbox import Sandbox
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Request
 
 CHROMIUM = os.environ.get("FLASK_TIKTOK_CHROMIUM") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -159,3 +160,65 @@ def test_cancel_on_the_consent_page_comes_back_with_a_message(
     assert page.locator("#login").is_visible()
     assert site.sandbox.calls_to("token") == []
     page.screenshot(path=tmp_path / "cancelled.png")
+
+
+def test_unticking_video_list_says_so_once_then_try_again_grants_it(
+    page: Page, site: Site, tmp_path: Path
+) -> None:
+    url, authorize_url = site.url, f"{site.sandbox_url}/v2/auth/authorize/"
+    asked: list[str] = []  # every GET of the consent URL, redirects included
+    decisions: list[dict[str, list[str]]] = []  # what the consent form posted
+
+    def on_request(request: Request) -> None:
+        if request.url.startswith(authorize_url):
+            if request.method == "GET":
+                asked.append(request.url)
+            else:
+                decisions.append(parse_qs(request.post_data or ""))
+
+    page.on("request", on_request)
+    page.goto(f"{url}/")
+    page.get_by_role("link", name="Log in with TikTok").first.click()
+    page.wait_for_url(f"{authorize_url}**")
+    page.click("#authorize")
+    page.wait_for_url(f"{url}/profile")
+    asked.clear()
+
+    page.click("#my-videos")
+    page.wait_for_url(f"{authorize_url}**")
+    video_list = page.locator('input[name="granted_scope"][value="video.list"]')
+    assert video_list.is_checked()
+    basic = page.locator('input[name="granted_scope"][value="user.info.basic"]')
+    assert basic.is_checked() and basic.is_disabled()
+    video_list.uncheck()
+    page.screenshot(path=tmp_path / "consent-unticked.png")
+    with page.expect_response(f"{url}/videos") as answer:
+        page.click("#authorize")
+
+    assert answer.value.status == 403
+    page.wait_for_load_state("networkidle")
+    assert page.url == f"{url}/videos"
+    assert page.locator("h1").inner_text() == "TikTok permission not granted"
+    error = page.locator("#tiktok-error").inner_text()
+    assert "video.list" in error
+    assert "scope_declined" in error
+    assert len(asked) == 1  # asked once, not sent round in a loop
+    assert decisions[-1]["granted_scope"] == ["user.info.profile", "user.info.stats"]
+    assert "video.list" in decisions[-1]["scope"][0]
+    (authorization,) = site.sandbox.authorizations()
+    assert "video.list" not in authorization.scopes
+    page.screenshot(path=tmp_path / "declined.png", full_page=True)
+
+    assert page.locator("#try-again").get_attribute("href") == "/videos"
+    page.click("#try-again")
+    page.wait_for_url(f"{authorize_url}**")
+    assert len(asked) == 2
+    page.check('input[name="granted_scope"][value="video.list"]')
+    page.click("#authorize")
+    page.wait_for_url(f"{url}/videos")
+    assert len(_images_loaded(page, "#videos img")) == 24
+    assert "video.list" in decisions[-1]["granted_scope"]
+    (authorization,) = site.sandbox.authorizations()
+    assert "video.list" in authorization.scopes
+    assert len(asked) == 2
+    page.screenshot(path=tmp_path / "granted.png", full_page=True)
