@@ -449,6 +449,17 @@ def test_unticking_every_scope_asks_again(
     assert sandbox.authorizations() == []
 
 
+def test_no_account_chosen_shows_the_page_again(
+    server: SandboxServer, sandbox: Sandbox
+) -> None:
+    answer = consent(server.url, open_id="")
+    assert answer.status_code == 400
+    assert "Choose an account." in answer.text
+    again = ConsentForm(answer.text)
+    assert [name for name, *_ in again.checkboxes] == ["user.info.basic", "video.list"]
+    assert sandbox.authorizations() == []
+
+
 def test_a_form_granting_a_scope_that_was_not_requested_is_refused(
     server: SandboxServer, sandbox: Sandbox
 ) -> None:
