@@ -107,15 +107,22 @@ def _just_declined(missing: list[str]) -> bool:
 
     The record is used up: the next visit asks TikTok again.
     """
-    if _DECLINED not in session:
+    record = session.get(_DECLINED)
+    if record is None:
         return False
-    record = session.pop(_DECLINED)
-    if not isinstance(record, dict):
+    declined = record.get("s") if isinstance(record, dict) else None
+    at = record.get("c") if isinstance(record, dict) else None
+    if (
+        not isinstance(declined, list)
+        or not isinstance(at, int)
+        or at <= time.time() - _FLOW_TTL
+    ):
+        session.pop(_DECLINED)  # unreadable or stale
         return False
-    declined, at = record.get("s"), record.get("c")
-    if not isinstance(declined, list) or not isinstance(at, int):
-        return False
-    return at > time.time() - _FLOW_TTL and not set(missing).isdisjoint(declined)
+    if set(missing).isdisjoint(declined):
+        return False  # another page's scopes: the note waits for its page
+    session.pop(_DECLINED)
+    return True
 
 
 def note_declined_scopes(flow: dict[str, Any], granted: Iterable[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import zlib
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -565,12 +566,28 @@ def test_a_declined_scope_does_not_block_other_pages(tiktok_mock: Any) -> None:
     state = parse_qs(urlsplit(authorize).query)["state"][0]
     tiktok_mock.post(TOKEN_URL, json=token_body(scope="user.info.basic"))
     client.get(f"/tiktok/callback?code=c2&state={state}")
-    # A page needing another scope still goes to TikTok.
+    # A page needing another scope still goes to TikTok...
     other = client.get("/videos-page")
     assert other.status_code == 302
     assert (
         "video.list" in parse_qs(urlsplit(other.headers["Location"]).query)["scope"][0]
     )
+    # ...and does not use up the note of the page that was declined.
+    assert client.get("/stats").status_code == 403
+
+
+def test_a_decline_long_ago_is_asked_again(
+    app: Flask, tiktok_mock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    authorize = client.get("/stats").headers["Location"]
+    state = parse_qs(urlsplit(authorize).query)["state"][0]
+    tiktok_mock.post(TOKEN_URL, json=token_body(scope="user.info.basic"))
+    client.get(f"/tiktok/callback?code=c2&state={state}")
+    later = time.time() + 900  # past the ten minutes a decline is remembered
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert client.get("/stats").status_code == 302
 
 
 def test_missing_scope_as_json_is_403(app: Flask, tiktok_mock: Any) -> None:
