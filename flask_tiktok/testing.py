@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from flask import request, url_for
 
 from .sandbox import Sandbox
 
@@ -110,10 +111,13 @@ def login_as(
     calls to the sandbox. ``scopes`` (default: the ones the app asks for) are
     what the user grants. ``login_path`` defaults to the app's ``tiktok.login``.
     """
-    if login_path is None:
-        app = client.application
-        with app.test_request_context():
-            login_path = app.url_for("tiktok.login")
+    app = client.application
+    with app.test_request_context():
+        # The test client puts APPLICATION_ROOT in front of every path it is
+        # given, and url_for() includes it: take it off the URLs we follow.
+        script_root = request.script_root
+        if login_path is None:
+            login_path = _below(url_for("tiktok.login"), script_root)
     response = client.get(f"{login_path}?{urlencode({'next': next_url})}")
     if response.status_code != 302:
         raise AssertionError(
@@ -133,8 +137,15 @@ def login_as(
         query["redirect_uri"],
         code_challenge=query.get("code_challenge"),
     )
-    callback = urlsplit(query["redirect_uri"]).path
+    callback = _below(urlsplit(query["redirect_uri"]).path, script_root)
     params = urlencode(
         {"code": code, "scopes": ",".join(granted), "state": query["state"]}
     )
     return client.get(f"{callback}?{params}")
+
+
+def _below(path: str, script_root: str) -> str:
+    """``path`` relative to the app's ``script_root`` (``APPLICATION_ROOT``)."""
+    if script_root and path.startswith(f"{script_root}/"):
+        return path[len(script_root) :]
+    return path
