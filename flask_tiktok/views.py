@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, request
@@ -13,6 +14,7 @@ from .errors import (
     TikTokError,
     TikTokFetchError,
     TikTokLoginRequired,
+    UnexpectedResponseError,
     WebhookPayloadError,
     WebhookSignatureError,
 )
@@ -248,6 +250,20 @@ def _handle_tiktok_error(exc: TikTokError) -> Response:
             "tiktok_unreachable",
         )
     code = exc.code if isinstance(exc, TikTokAPIError) else "tiktok_error"
+    if _rate_limited(exc):
+        # TikTok asks the app to slow down: a 503 the client may retry, with
+        # TikTok's Retry-After when it gave one.
+        response = error_page(
+            503,
+            "TikTok is busy",
+            "TikTok asked us to slow down. Please try again in a moment.",
+            "rate_limit_exceeded",
+            log_id,
+        )
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return response
     return error_page(
         502,
         "TikTok answered unexpectedly",
@@ -255,3 +271,12 @@ def _handle_tiktok_error(exc: TikTokError) -> Response:
         code,
         log_id,
     )
+
+
+def _rate_limited(exc: TikTokError) -> bool:
+    """Whether TikTok answered a call (or a refresh) with its rate limit."""
+    if isinstance(exc, TikTokAPIError):
+        return exc.status_code == 429 or exc.code == "rate_limit_exceeded"
+    if isinstance(exc, OAuth2RequestError):
+        return exc.code == "rate_limit_exceeded"
+    return isinstance(exc, UnexpectedResponseError) and exc.status_code == 429

@@ -82,11 +82,11 @@ def test_api_error_envelope_becomes_a_clear_answer(
         },
     )
     response = client.get("/api/me", headers={"Accept": "application/json"})
-    assert response.status_code == 502
+    assert response.status_code == 503  # TikTok's rate limit: retry later
     assert response.get_json() == {
         "error": "rate_limit_exceeded",
         "log_id": "L7",
-        "message": "Something went wrong talking to TikTok. Please try again.",
+        "message": "TikTok asked us to slow down. Please try again in a moment.",
     }
     tiktok_mock.get(USER_INFO_URL, exc=requests.exceptions.ReadTimeout)
     assert client.get("/api/me").status_code == 504

@@ -97,6 +97,15 @@ FAULTS = [
     "200-error-body",
 ]
 UNREACHABLE = {"read-timeout", "connect-timeout", "connection-reset"}
+RATE_LIMITED = {"429", "429-retry-after", "429-html-retry-after-date"}
+
+
+def after_login_status(kind: str) -> int:
+    """What a request gets when TikTok fails it after login: 504 unreachable,
+    503 (retry later) rate-limited, 502 anything else."""
+    if kind in UNREACHABLE:
+        return 504
+    return 503 if kind in RATE_LIMITED else 502
 
 
 def warnings_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -195,7 +204,7 @@ def test_refresh_fault_through_tiktok_api(
         assert response.status_code == 401
         assert who(client) == "Anonymous"
         return
-    assert response.status_code == (504 if kind in UNREACHABLE else 502)
+    assert response.status_code == after_login_status(kind)
     assert response.get_json()["log_id"] == (LOG_ID if has_log_id else None)
     assert who(client) == "Hello Alice &lt;Creator&gt;"
     # When TikTok is back, the same login refreshes and works.
@@ -245,7 +254,10 @@ def test_api_call_fault(
     tiktok_mock.get(USER_INFO_URL, **answer)
     caplog.set_level(logging.DEBUG)
     response = client.get("/api/me", headers={"Accept": "application/json"})
-    assert response.status_code == (504 if kind in UNREACHABLE else 502)
+    assert response.status_code == after_login_status(kind)
+    assert response.headers.get("Retry-After") == (
+        "30" if kind == "429-retry-after" else None
+    )
     body = response.get_json()
     assert body["log_id"] == (LOG_ID if has_log_id else None)
     assert_logged_once(caplog, has_log_id)
