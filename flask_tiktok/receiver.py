@@ -140,8 +140,9 @@ def exempt_from_csrf(app: Flask, view: Any) -> None:
 
     TikTok's posts carry a signature, not a CSRF token. ``CSRFProtect`` may be
     set up before or after ``TikTok``: when it is not registered yet, the
-    exemption is made by a ``before_request`` hook that runs ahead of its
-    check.
+    exemption is made by a ``before_request`` hook that runs once, at the
+    first request (ahead of ``CSRFProtect``'s own check), and then takes
+    itself off the app's hooks.
     """
     csrf = app.extensions.get("csrf")
     if csrf is not None:
@@ -149,9 +150,11 @@ def exempt_from_csrf(app: Flask, view: Any) -> None:
         return
 
     def exempt_webhook() -> None:
-        if request.endpoint == ENDPOINT:
-            late = app.extensions.get("csrf")
-            if late is not None:
-                late.exempt(view)
+        late = app.extensions.get("csrf")
+        if late is not None:
+            late.exempt(view)
+        # A new list: Flask is iterating the current one for this request.
+        hooks = app.before_request_funcs
+        hooks[None] = [f for f in hooks.get(None, []) if f is not exempt_webhook]
 
     app.before_request(exempt_webhook)

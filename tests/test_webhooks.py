@@ -647,6 +647,39 @@ def test_the_webhook_is_exempt_from_csrf_protection(
     assert len(received.events) == 1
 
 
+def test_the_late_csrf_exemption_runs_once_then_leaves_the_app_hooks(
+    received: Received,
+) -> None:
+    """CSRFProtect set up after TikTok: the exemption is made by the first
+    request (here the webhook itself) and costs later requests nothing."""
+    from flask_wtf.csrf import CSRFProtect
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="test-secret-key-0123456789",
+        TIKTOK_CLIENT_KEY=KEY,
+        TIKTOK_CLIENT_SECRET=SECRET,
+    )
+    TikTok(app)
+    CSRFProtect(app)
+
+    @app.post("/form")
+    def form() -> str:
+        return "posted"
+
+    def hook_names() -> list[str]:
+        return [f.__name__ for f in app.before_request_funcs.get(None, [])]
+
+    assert "exempt_webhook" in hook_names()
+    client = app.test_client()
+    assert post(client, event_body()).status_code == 200
+    assert "exempt_webhook" not in hook_names()
+    assert "csrf_protect" in hook_names()  # CSRFProtect's own check stays
+    assert client.post("/form").status_code == 400
+    assert post(client, event_body(create_time=int(time.time()) - 5)).status_code == 200
+    assert len(received.events) == 2
+
+
 # -- the functions ------------------------------------------------------------
 
 
