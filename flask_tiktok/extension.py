@@ -13,6 +13,7 @@ from .api import TikTokAPISession
 from .cli import cli
 from .client import API_BASE_URL, AUTHORIZATION_URL, REVOKE_URL, TOKEN_URL, TikTokClient
 from .errors import TikTokLoginRequired
+from .flow import forget_declined_scopes
 from .receiver import exempt_from_csrf
 from .refresh import TokenRefresher
 from .signals import tiktok_logged_out, tiktok_token_refreshed
@@ -224,6 +225,8 @@ class TikTok:
         user = state.current_user()
         state.storage.delete()
         state.forget_current()
+        if has_request_context():
+            forget_declined_scopes()
         if user is not None:
             tiktok_logged_out.send(
                 current_app._get_current_object(),  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ from .state import get_state
 
 __all__ = [
     "error_page",
+    "forget_declined_scopes",
     "login_required_response",
     "missing_scopes_response",
     "note_declined_scopes",
@@ -126,7 +127,12 @@ def _just_declined(missing: list[str]) -> bool:
 
 
 def note_declined_scopes(flow: dict[str, Any], granted: Iterable[str]) -> None:
-    """After a login that asked for scopes a page needed, note any not granted."""
+    """After a login that asked for scopes a page needed, note any not granted.
+
+    A previous login's note is dropped: it was about that login (perhaps
+    another user's).
+    """
+    forget_declined_scopes()
     wanted = flow.get("w")
     if not isinstance(wanted, list):
         return
@@ -134,6 +140,12 @@ def note_declined_scopes(flow: dict[str, Any], granted: Iterable[str]) -> None:
     declined = [s for s in wanted if isinstance(s, str) and s not in have]
     if declined:
         session[_DECLINED] = {"s": declined, "c": int(time.time())}
+
+
+def forget_declined_scopes() -> None:
+    """Drop the declined-scope note (at logout: the next user was not asked)."""
+    if _DECLINED in session:
+        session.pop(_DECLINED)
 
 
 def start_login(

@@ -88,7 +88,9 @@ def receive_webhook() -> Response:
         body = request.get_data(cache=True)
     else:
         # A chunked body has no length to check first: read at most one byte more.
-        body = request.stream.read(MAX_BODY + 1)
+        # gunicorn marks every body terminated: one the app already read (and
+        # cached) is no longer in the stream.
+        body = request.stream.read(MAX_BODY + 1) or request.get_data(cache=True)
     if len(body) > MAX_BODY:
         return _answer(413, error="body_too_large")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g
 
@@ -64,10 +65,22 @@ def _seconds(key: str, value: Any) -> float:
 
 
 def _http_url(key: str, value: Any) -> str:
-    """An absolute ``http(s)`` URL."""
-    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+    """An absolute ``http(s)`` URL (the scheme in any case, as RFC 3986 allows)."""
+    if not isinstance(value, str) or not _is_http_url(value):
         raise ValueError(f"{key} is an absolute https:// URL, not {value!r}")
     return value
+
+
+def _absolute_url(key: str, value: Any) -> str:
+    """An absolute URL of any scheme (a test adapter's ``mock://`` too)."""
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or not parts.scheme or not parts.netloc:
+        raise ValueError(f"{key} is an absolute URL, not {value!r}")
+    return str(value)
+
+
+def _is_http_url(value: str) -> bool:
+    return value[:8].lower().startswith(("https://", "http://"))
 
 
 def _path(key: str, value: Any, *, empty_ok: bool = False) -> str:
@@ -79,7 +92,7 @@ def _path(key: str, value: Any, *, empty_ok: bool = False) -> str:
 
 def _local_target(key: str, value: Any) -> str:
     """Where to send the browser: a path or an absolute URL."""
-    if isinstance(value, str) and value.startswith(("/", "https://", "http://")):
+    if isinstance(value, str) and (value.startswith("/") or _is_http_url(value)):
         return value
     raise ValueError(f"{key} is a path ('/') or an absolute URL, not {value!r}")
 
@@ -124,9 +137,13 @@ class Settings:
             "TIKTOK_REVOKE_URL",
             "TIKTOK_API_BASE_URL",
         ):
-            _http_url(key, config[key])
+            _absolute_url(key, config[key])
         fields = config["TIKTOK_USER_FIELDS"]
-        redirect_uri = config["TIKTOK_REDIRECT_URI"]
+        # An empty value (an empty environment variable) means the default, as
+        # it did before the keys were checked: the callback's own URL.
+        redirect_uri = config["TIKTOK_REDIRECT_URI"] or None
+        # None is Flask's own "no prefix" for register_blueprint.
+        url_prefix = config["TIKTOK_URL_PREFIX"]
         return cls(
             client_key=str(config["TIKTOK_CLIENT_KEY"]),
             client_secret=str(config["TIKTOK_CLIENT_SECRET"]),
@@ -135,7 +152,9 @@ class Settings:
             if redirect_uri is None
             else _http_url("TIKTOK_REDIRECT_URI", redirect_uri),
             url_prefix=_path(
-                "TIKTOK_URL_PREFIX", config["TIKTOK_URL_PREFIX"], empty_ok=True
+                "TIKTOK_URL_PREFIX",
+                "" if url_prefix is None else url_prefix,
+                empty_ok=True,
             ),
             login_redirect=_local_target(
                 "TIKTOK_LOGIN_REDIRECT", config["TIKTOK_LOGIN_REDIRECT"]

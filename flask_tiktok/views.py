@@ -21,6 +21,7 @@ from .errors import (
 from .fields import fields_for_scopes
 from .flow import (
     error_page,
+    forget_declined_scopes,
     login_required_response,
     note_declined_scopes,
     start_login,
@@ -195,6 +196,7 @@ def logout() -> Response:
             open_id=user.open_id,
             reason="logout",
         )
+    forget_declined_scopes()
     target = request.form.get("next") or request.args.get("next")
     return redirect(safe_next(target, state.settings.login_redirect))
 
@@ -261,8 +263,10 @@ def _handle_tiktok_error(exc: TikTokError) -> Response:
             log_id,
         )
         retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        if retry_after is not None and math.isfinite(retry_after):
+            # Capped: an absurd value (1e308) is not passed on as 309 digits.
+            seconds = min(max(1, math.ceil(retry_after)), _MAX_RETRY_AFTER)
+            response.headers["Retry-After"] = str(seconds)
         return response
     return error_page(
         502,
@@ -271,6 +275,10 @@ def _handle_tiktok_error(exc: TikTokError) -> Response:
         code,
         log_id,
     )
+
+
+#: The longest ``Retry-After`` passed on to the client (a day).
+_MAX_RETRY_AFTER = 86_400
 
 
 def _rate_limited(exc: TikTokError) -> bool:

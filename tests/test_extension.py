@@ -94,7 +94,6 @@ def test_missing_credentials_are_named(config: dict[str, str], missing: str) -> 
         {"TIKTOK_WEBHOOK_TOLERANCE": None},
         {"TIKTOK_WEBHOOK_TOLERANCE": -5},
         {"TIKTOK_URL_PREFIX": "tiktok"},
-        {"TIKTOK_URL_PREFIX": None},
         {"TIKTOK_REDIRECT_URI": 5},
         {"TIKTOK_REDIRECT_URI": "/tiktok/callback"},
         {"TIKTOK_LOGIN_REDIRECT": None},
@@ -123,6 +122,7 @@ def test_user_fields_error_speaks_of_fields() -> None:
         {"TIKTOK_REDIRECT_URI": "https://example.com/tiktok/callback"},
         {"TIKTOK_LOGIN_REDIRECT": "https://example.com/home"},
         {"TIKTOK_SCOPES": "user.info.basic, video.list"},
+        {"TIKTOK_TOKEN_URL": "mock://tiktok/v2/oauth/token/"},
     ],
 )
 def test_good_config_in_other_shapes_is_taken(config: dict[str, Any]) -> None:

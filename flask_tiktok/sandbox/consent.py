@@ -36,4 +36,7 @@ def sign_request(key: bytes, params: Mapping[str, str]) -> str:
 
 def request_signed(key: bytes, params: Mapping[str, str], signature: str) -> bool:
     """Whether ``signature`` is :func:`sign_request`'s for ``params``."""
-    return hmac.compare_digest(sign_request(key, params), signature)
+    # As bytes: compare_digest refuses a str with non-ASCII characters.
+    return hmac.compare_digest(
+        sign_request(key, params).encode(), signature.encode("utf-8", "replace")
+    )
