@@ -1193,3 +1193,64 @@ def test_command_line_help() -> None:
     )
     assert "--port" in result.stdout
     assert "--host" in result.stdout
+
+
+def test_python_m_sandbox_serves_until_interrupted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m flask_tiktok.sandbox``: prints what a client needs, serves it
+    (here: an auto-approved authorize request answered over loopback) and
+    stops cleanly on Ctrl+C."""
+    from types import SimpleNamespace
+    from urllib.parse import parse_qs, urlsplit
+
+    import requests
+
+    from flask_tiktok.sandbox import __main__ as cli
+
+    answers: list[requests.Response] = []
+
+    class CtrlC:
+        """Stands in for the wait: make one request, then press Ctrl+C."""
+
+        def wait(self) -> None:
+            printed = capsys.readouterr().out
+            url = next(
+                line.split(" = ")[1]
+                for line in printed.splitlines()
+                if "TIKTOK_AUTHORIZATION_URL" in line
+            )
+            answers.append(
+                requests.get(
+                    url,
+                    params={
+                        "client_key": "sandbox-client-key",
+                        "scope": "user.info.basic",
+                        "response_type": "code",
+                        "redirect_uri": "http://127.0.0.1:5000/tiktok/callback",
+                        "state": "s" * 32,
+                        "code_challenge": "a" * 64,
+                        "code_challenge_method": "S256",
+                    },
+                    allow_redirects=False,
+                    timeout=5,
+                )
+            )
+            print(printed, end="")
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "threading", SimpleNamespace(Event=CtrlC))
+    code = cli.main(["--port", "0", "--auto-approve-as", "sandbox-open-id-alice"])
+
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "TikTok sandbox (NOT TikTok) on http://127.0.0.1:" in out
+    assert "TIKTOK_CLIENT_KEY = sandbox-client-key" in out
+    assert "user sandbox-open-id-alice (Alice Sandbox)" in out
+    assert "Press Ctrl+C to stop." in out
+    (answer,) = answers
+    assert answer.status_code == 302
+    callback = urlsplit(answer.headers["Location"])
+    assert callback.path == "/tiktok/callback"
+    assert parse_qs(callback.query)["state"] == ["s" * 32]
+    assert "code" in parse_qs(callback.query)
