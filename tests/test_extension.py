@@ -524,16 +524,20 @@ def test_missing_scope_goes_back_through_tiktok(app: Flask, tiktok_mock: Any) ->
     assert "follower_count" in fields.split(",")
 
 
+def decline_stats(client: Any, tiktok_mock: Any) -> Any:
+    """Open /stats, and untick user.info.stats on TikTok's consent page."""
+    authorize = client.get("/stats").headers["Location"]
+    state = parse_qs(urlsplit(authorize).query)["state"][0]
+    tiktok_mock.post(TOKEN_URL, json=token_body(scope="user.info.basic"))
+    return client.get(f"/tiktok/callback?code=c2&state={state}")
+
+
 def test_a_declined_scope_is_said_once_instead_of_asked_again(
     app: Flask, tiktok_mock: Any
 ) -> None:
     client = app.test_client()
     log_in(client)
-    authorize = client.get("/stats").headers["Location"]
-    state = parse_qs(urlsplit(authorize).query)["state"][0]
-    # The user unticks user.info.stats on TikTok's consent page.
-    tiktok_mock.post(TOKEN_URL, json=token_body(scope="user.info.basic"))
-    back = client.get(f"/tiktok/callback?code=c2&state={state}")
+    back = decline_stats(client, tiktok_mock)
     assert back.headers["Location"] == "/stats"
 
     page = client.get("/stats")
@@ -562,10 +566,7 @@ def test_a_declined_scope_does_not_block_other_pages(tiktok_mock: Any) -> None:
 
     client = app.test_client()
     log_in(client)
-    authorize = client.get("/stats").headers["Location"]
-    state = parse_qs(urlsplit(authorize).query)["state"][0]
-    tiktok_mock.post(TOKEN_URL, json=token_body(scope="user.info.basic"))
-    client.get(f"/tiktok/callback?code=c2&state={state}")
+    decline_stats(client, tiktok_mock)
     # A page needing another scope still goes to TikTok...
     other = client.get("/videos-page")
     assert other.status_code == 302
@@ -581,10 +582,7 @@ def test_a_decline_long_ago_is_asked_again(
 ) -> None:
     client = app.test_client()
     log_in(client)
-    authorize = client.get("/stats").headers["Location"]
-    state = parse_qs(urlsplit(authorize).query)["state"][0]
-    tiktok_mock.post(TOKEN_URL, json=token_body(scope="user.info.basic"))
-    client.get(f"/tiktok/callback?code=c2&state={state}")
+    decline_stats(client, tiktok_mock)
     later = time.time() + 900  # past the ten minutes a decline is remembered
     monkeypatch.setattr(time, "time", lambda: later)
     assert client.get("/stats").status_code == 302

@@ -146,6 +146,14 @@ def test_a_declined_scope_note_does_not_survive_logout(
     _decline_stats_without_following(client)
     assert client.post("/tiktok/logout").status_code == 302
 
+    log_in_as_bob(client, tiktok_mock)
+    assert "Bob" in client.get("/").get_data(as_text=True)
+    response = client.get("/stats")
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    assert response.headers["Location"].startswith(AUTHORIZE_URL)
+
+
+def log_in_as_bob(client: Any, tiktok_mock: Any) -> None:
     tiktok_mock.post(
         TOKEN_URL,
         json=token_body(
@@ -154,10 +162,6 @@ def test_a_declined_scope_note_does_not_survive_logout(
     )
     tiktok_mock.get(USER_INFO_URL, json=user_info_body(dict(BOB)))
     log_in(client)
-    assert "Bob" in client.get("/").get_data(as_text=True)
-    response = client.get("/stats")
-    assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    assert response.headers["Location"].startswith(AUTHORIZE_URL)
 
 
 def test_a_new_login_replaces_a_declined_scope_note(
@@ -169,14 +173,7 @@ def test_a_new_login_replaces_a_declined_scope_note(
     log_in(client)
     _decline_stats_without_following(client)
 
-    tiktok_mock.post(
-        TOKEN_URL,
-        json=token_body(
-            open_id="open-id-bob", access_token="act.bob", refresh_token="rft.bob"
-        ),
-    )
-    tiktok_mock.get(USER_INFO_URL, json=user_info_body(dict(BOB)))
-    log_in(client)
+    log_in_as_bob(client, tiktok_mock)
     response = client.get("/stats")
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     assert response.headers["Location"].startswith(AUTHORIZE_URL)
