@@ -118,11 +118,11 @@ def _just_declined(missing: list[str]) -> bool:
         or not isinstance(at, int)
         or at <= time.time() - _FLOW_TTL
     ):
-        session.pop(_DECLINED)  # unreadable or stale
+        forget_declined_scopes()  # unreadable or stale
         return False
     if set(missing).isdisjoint(declined):
         return False  # another page's scopes: the note waits for its page
-    session.pop(_DECLINED)
+    forget_declined_scopes()
     return True
 
 

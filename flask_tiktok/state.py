@@ -83,9 +83,11 @@ def _is_http_url(value: str) -> bool:
     return value[:8].lower().startswith(("https://", "http://"))
 
 
-def _path(key: str, value: Any, *, empty_ok: bool = False) -> str:
-    """A URL path starting with ``/`` (or, where allowed, empty)."""
-    if isinstance(value, str) and (value.startswith("/") or (empty_ok and not value)):
+def _url_prefix(key: str, value: Any) -> str:
+    """A URL path starting with ``/``, or empty (``None`` too: no prefix)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and (not value or value.startswith("/")):
         return value
     raise ValueError(f"{key} is a path starting with '/', not {value!r}")
 
@@ -142,8 +144,6 @@ class Settings:
         # An empty value (an empty environment variable) means the default, as
         # it did before the keys were checked: the callback's own URL.
         redirect_uri = config["TIKTOK_REDIRECT_URI"] or None
-        # None is Flask's own "no prefix" for register_blueprint.
-        url_prefix = config["TIKTOK_URL_PREFIX"]
         return cls(
             client_key=str(config["TIKTOK_CLIENT_KEY"]),
             client_secret=str(config["TIKTOK_CLIENT_SECRET"]),
@@ -151,11 +151,7 @@ class Settings:
             redirect_uri=None
             if redirect_uri is None
             else _http_url("TIKTOK_REDIRECT_URI", redirect_uri),
-            url_prefix=_path(
-                "TIKTOK_URL_PREFIX",
-                "" if url_prefix is None else url_prefix,
-                empty_ok=True,
-            ),
+            url_prefix=_url_prefix("TIKTOK_URL_PREFIX", config["TIKTOK_URL_PREFIX"]),
             login_redirect=_local_target(
                 "TIKTOK_LOGIN_REDIRECT", config["TIKTOK_LOGIN_REDIRECT"]
             ),

@@ -21,7 +21,6 @@ from .errors import (
 from .fields import fields_for_scopes
 from .flow import (
     error_page,
-    forget_declined_scopes,
     login_required_response,
     note_declined_scopes,
     start_login,
@@ -31,7 +30,7 @@ from .logs import loggable, logger
 from .receiver import receive_webhook, refused_webhook
 from .redirects import safe_next
 from .refresh import TRANSIENT_OAUTH_ERRORS
-from .signals import tiktok_logged_in, tiktok_logged_out, tiktok_login_failed
+from .signals import tiktok_logged_in, tiktok_login_failed
 from .state import get_state
 from .storage import StoredUser
 from .tokens import OAuth2Tokens
@@ -189,14 +188,7 @@ def logout() -> Response:
         tokens = state.storage.get_tokens(user.open_id)
         if tokens is not None:
             _revoke(tokens)
-        state.storage.delete()
-        state.forget_current()
-        tiktok_logged_out.send(
-            current_app._get_current_object(),  # type: ignore[attr-defined]
-            open_id=user.open_id,
-            reason="logout",
-        )
-    forget_declined_scopes()
+        state.extension.logout_user("logout")
     target = request.form.get("next") or request.args.get("next")
     return redirect(safe_next(target, state.settings.login_redirect))
 
