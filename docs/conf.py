@@ -25,8 +25,8 @@ autodoc_member_order = "bysource"
 autodoc_preserve_defaults = True
 # Type aliases, shown by name and documented where they are used.
 autodoc_type_aliases = {
-    "Bind": "flask_tiktok.sqla.Bind",
-    "PKCEMethod": "flask_tiktok.client.PKCEMethod",
+    "Bind": "flask_tiktok.storage.sqla.Bind",
+    "PKCEMethod": "flask_tiktok.pkce.PKCEMethod",
     "PKCEEncoding": "flask_tiktok.sandbox.store.PKCEEncoding",
 }
 

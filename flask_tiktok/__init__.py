@@ -20,7 +20,8 @@ from .extension import TikTok
 from .fields import FIELDS_BY_SCOPE, fields_for_scopes
 from .pkce import create_code_challenge, generate_code_verifier, generate_state
 from .redirects import is_safe_next
-from .storage import BaseStorage, SessionStorage, StoredUser
+from .storage.base import BaseStorage, StoredUser
+from .storage.session import SessionStorage
 from .tokens import OAuth2Tokens
 from .user import (
     AnonymousTikTokUser,
@@ -31,7 +32,7 @@ from .user import (
 from .webhooks import WebhookEvent, parse_webhook_event, verify_webhook_signature
 
 if TYPE_CHECKING:
-    from .sqla import SQLAlchemyStorage as SQLAlchemyStorage
+    from .storage.sqla import SQLAlchemyStorage as SQLAlchemyStorage
 
 __version__ = "0.1.0"
 

@@ -10,13 +10,11 @@ import requests
 from .client import TikTokClient, parse_api_response
 from .errors import TikTokAPIError, TikTokLoginRequired
 from .tokens import OAuth2Tokens
+from .wire import api_error, json_object
 
 __all__ = ["TikTokAPISession"]
 
 T = TypeVar("T")
-
-#: TikTok's ``error.code`` for a Bearer token it no longer accepts.
-_BEARER_REJECTED = "access_token_invalid"
 
 
 class TikTokAPISession:
@@ -92,7 +90,7 @@ class TikTokAPISession:
         try:
             return func(tokens.access_token)
         except TikTokAPIError as exc:
-            if self._renew is None or not _error_rejects_token(exc):
+            if self._renew is None or not exc.token_rejected:
                 raise
         renewed = self._renew(tokens)
         return func(renewed.access_token)
@@ -140,14 +138,6 @@ def _token_rejected(response: requests.Response) -> bool:
     """Whether TikTok answered that the Bearer token is no longer valid."""
     if response.status_code != 401:
         return False
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    error = body.get("error") if isinstance(body, dict) else None
-    return isinstance(error, dict) and error.get("code") == _BEARER_REJECTED
-
-
-def _error_rejects_token(error: TikTokAPIError) -> bool:
-    """Whether an API error says the Bearer token is no longer valid."""
-    return error.status_code == 401 and error.code == _BEARER_REJECTED
+    body = json_object(response)
+    error = None if body is None else api_error(body, response)
+    return error is not None and error.token_rejected

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from .errors import TikTokError, TikTokLoginRequired
 from .state import TikTokState, get_state
+from .wire import join_list
 
 __all__ = ["cli"]
 
@@ -43,7 +44,7 @@ def users() -> None:
                 str(login.user.profile.get("display_name") or "-"),
                 access,
                 refresh,
-                ",".join(login.user.scopes) or "-",
+                join_list(login.user.scopes) or "-",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
@@ -93,5 +94,5 @@ def refresh(open_id: str) -> None:
 @click.confirmation_option(prompt="Delete everything stored about this user?")
 def forget(open_id: str) -> None:
     """Delete everything stored about OPEN_ID (a data-deletion request)."""
-    _shared_state().extension.forget(open_id)
+    _shared_state().storage.forget(open_id)
     click.echo(f"Forgot {open_id}.")

@@ -11,44 +11,45 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from authlib.common.urls import add_params_to_qs
 from authlib.integrations.requests_client import OAuth2Session
 
-from .errors import (
-    OAuth2RequestError,
-    TikTokAPIError,
-    TikTokFetchError,
-    UnexpectedResponseError,
-)
-from .pkce import create_code_challenge
+from .errors import TikTokFetchError, UnexpectedResponseError
+from .pkce import PKCEMethod, create_code_challenge, pkce_method
 from .tokens import OAuth2Tokens
+from .wire import (
+    API_BASE_URL,
+    AUTHORIZATION_URL,
+    REVOKE_URL,
+    TOKEN_URL,
+    api_error,
+    fields_param,
+    json_object,
+    oauth_error,
+    scope_param,
+    split_list,
+)
 
 __all__ = [
     "API_BASE_URL",
     "AUTHORIZATION_URL",
     "REVOKE_URL",
     "TOKEN_URL",
+    "PKCEMethod",
     "TikTokClient",
     "VideoPage",
     "parse_api_response",
 ]
-
-AUTHORIZATION_URL = "https://www.tiktok.com/v2/auth/authorize/"
-TOKEN_URL = "https://open.tiktokapis.com/v2/oauth/token/"  # noqa: S105 (a URL)
-REVOKE_URL = "https://open.tiktokapis.com/v2/oauth/revoke/"
-API_BASE_URL = "https://open.tiktokapis.com/v2/"
 
 #: The most videos TikTok's video list and query endpoints take or give per call.
 MAX_VIDEOS_PER_CALL = 20
 
 #: The name under which the body client-authentication method is registered.
 CLIENT_AUTH_METHOD = "tiktok_client_key_post"
-
-PKCEMethod = Literal["hex", "S256"]
 
 
 def _client_key_post(
@@ -149,8 +150,6 @@ class TikTokClient:
     ) -> None:
         if not client_key or not client_secret:
             raise ValueError("TikTokClient needs a client_key and a client_secret")
-        if pkce not in ("hex", "S256"):
-            raise ValueError(f"pkce must be 'hex' or 'S256', not {pkce!r}")
         self.client_key = client_key
         self.redirect_uri = redirect_uri
         self.authorization_url = authorization_url
@@ -159,7 +158,7 @@ class TikTokClient:
         self.api_base_url = (
             api_base_url if api_base_url.endswith("/") else api_base_url + "/"
         )
-        self.pkce: PKCEMethod = pkce
+        self.pkce: PKCEMethod = pkce_method(pkce, "pkce")
         self.timeout = timeout
         self._oauth = _TikTokOAuth2Session(
             session,
@@ -201,11 +200,10 @@ class TikTokClient:
         :meth:`validate_authorization_code`. ``redirect_uri`` overrides the
         client's for this login (pass the same one to the validation).
         """
-        scope = _join_scopes(scopes)
         params = [
             ("client_key", self.client_key),
             ("response_type", "code"),
-            ("scope", scope),
+            ("scope", scope_param(scopes)),
             ("redirect_uri", self._redirect_uri(redirect_uri)),
             ("state", state),
             ("code_challenge", create_code_challenge(code_verifier, self.pkce)),
@@ -246,10 +244,12 @@ class TikTokClient:
         resp = self._fetch(
             self._oauth.revoke_token, self.revoke_url, token=access_token
         )
-        body = _json_object(resp)
+        body = json_object(resp)
         if body is None:
             raise UnexpectedResponseError(resp.status_code, resp.text)
-        _raise_for_oauth_error(body)
+        error = oauth_error(body)
+        if error is not None:
+            raise error
         if not resp.ok:
             raise UnexpectedResponseError(resp.status_code, resp.text)
 
@@ -259,7 +259,7 @@ class TikTokClient:
             "GET",
             "user/info/",
             access_token,
-            params={"fields": _join_fields(fields)},
+            params={"fields": fields_param(fields)},
         )
         user = data.get("user")
         if not isinstance(user, dict):
@@ -288,7 +288,7 @@ class TikTokClient:
             "POST",
             "video/list/",
             access_token,
-            params={"fields": _join_fields(fields)},
+            params={"fields": fields_param(fields)},
             json=body,
         )
         return _video_page(data)
@@ -309,7 +309,8 @@ class TikTokClient:
         """
         if limit is not None and limit < 0:
             raise ValueError("limit is a number of videos, at least 0 (or None)")
-        wanted = _join_fields(fields).split(",")
+        # Checked (and an iterator read) once, before any call.
+        wanted = split_list(fields_param(fields))
         cursor: int | None = None
         seen = 0
         while limit is None or seen < limit:
@@ -340,7 +341,7 @@ class TikTokClient:
         if isinstance(video_ids, str):
             raise TypeError("video_ids is a list of video ids, not a string")
         ids = list(video_ids)
-        wanted = _join_fields(fields)
+        wanted = fields_param(fields)
         videos: list[dict[str, Any]] = []
         for start in range(0, len(ids), MAX_VIDEOS_PER_CALL):
             data = self.api_request(
@@ -418,13 +419,12 @@ def parse_api_response(resp: requests.Response) -> dict[str, Any]:
     is not such an envelope (an HTML gateway page) raises
     :class:`UnexpectedResponseError`.
     """
-    body = _json_object(resp)
+    body = json_object(resp)
     if body is None:
         raise UnexpectedResponseError(resp.status_code, resp.text)
-    error = body.get("error")
-    code = error.get("code") if isinstance(error, dict) else None
-    if error is not None and code != "ok":
-        raise TikTokAPIError.from_envelope(error, resp.status_code, _retry_after(resp))
+    error = api_error(body, resp)
+    if error is not None:
+        raise error
     if not resp.ok:
         raise UnexpectedResponseError(resp.status_code, resp.text)
     data = body.get("data")
@@ -435,54 +435,13 @@ def parse_api_response(resp: requests.Response) -> dict[str, Any]:
     return data
 
 
-def _join_scopes(scopes: Sequence[str]) -> str:
-    if isinstance(scopes, str):
-        raise TypeError("scopes is a list of scope names, not a string")
-    cleaned = [s.strip() for s in scopes]
-    if not cleaned or any(not s or "," in s or " " in s for s in cleaned):
-        raise ValueError(f"invalid scopes {list(scopes)!r}")
-    return ",".join(dict.fromkeys(cleaned))
-
-
-def _join_fields(fields: Iterable[str]) -> str:
-    if isinstance(fields, str):
-        raise TypeError("fields is a list of field names, not a string")
-    names = list(dict.fromkeys(f.strip() for f in fields))
-    if not names or any(not f or "," in f for f in names):
-        raise ValueError(f"invalid fields {names!r}")
-    return ",".join(names)
-
-
-def _json_object(resp: requests.Response) -> dict[str, Any] | None:
-    try:
-        body = json.loads(resp.content)
-    except (ValueError, RecursionError):  # RecursionError: nested 100,000 deep
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _raise_for_oauth_error(body: Mapping[str, Any]) -> None:
-    error = body.get("error")
-    if isinstance(error, dict):
-        # Some TikTok endpoints use the API envelope even for OAuth errors.
-        code = error.get("code")
-        if code and code != "ok":
-            raise OAuth2RequestError(
-                str(code), _opt_str(error.get("message")), _opt_str(error.get("log_id"))
-            )
-    elif error:
-        raise OAuth2RequestError(
-            str(error),
-            _opt_str(body.get("error_description")),
-            _opt_str(body.get("log_id")),
-        )
-
-
 def _token_body(resp: requests.Response) -> dict[str, Any]:
-    body = _json_object(resp)
+    body = json_object(resp)
     if body is None:
         raise UnexpectedResponseError(resp.status_code, resp.text)
-    _raise_for_oauth_error(body)
+    error = oauth_error(body)
+    if error is not None:
+        raise error
     token = body.get("access_token")
     if not resp.ok or not isinstance(token, str) or not token:
         raise UnexpectedResponseError(resp.status_code, _redacted(body))
@@ -516,15 +475,3 @@ def _video_page(data: Mapping[str, Any]) -> VideoPage:
         cursor if isinstance(cursor, int) and not isinstance(cursor, bool) else None,
         bool(data.get("has_more")),
     )
-
-
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "TRANSIENT_OAUTH_ERRORS",
     "OAuth2RequestError",
     "TikTokAPIError",
     "TikTokError",
@@ -16,8 +17,45 @@ __all__ = [
 ]
 
 
+#: OAuth error codes by which TikTok says "not now" rather than "never": the
+#: grant still stands, so a refresh refused with one keeps the user logged in.
+TRANSIENT_OAUTH_ERRORS = frozenset(
+    {"internal_error", "rate_limit_exceeded", "server_error", "temporarily_unavailable"}
+)
+
+
 class TikTokError(Exception):
-    """Base class of every error flask-tiktok raises."""
+    """Base class of every error flask-tiktok raises.
+
+    Each error says what kind of failure it is, so that callers decide by
+    asking rather than by listing codes:
+    :attr:`~flask_tiktok.TikTokError.transient`,
+    :attr:`~flask_tiktok.TikTokError.rate_limited` and
+    :attr:`~flask_tiktok.TikTokError.token_rejected`.
+    """
+
+    #: The id TikTok's support asks for, when TikTok sent one.
+    log_id: str | None = None
+    #: Seconds TikTok asked us to wait (``Retry-After``), when it said so.
+    retry_after: float | None = None
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may succeed (TikTok said "not now").
+
+        A refresh refused with a transient error keeps the login.
+        """
+        return False
+
+    @property
+    def rate_limited(self) -> bool:
+        """Whether TikTok answered with its rate limit."""
+        return False
+
+    @property
+    def token_rejected(self) -> bool:
+        """Whether TikTok no longer accepts the Bearer token (revoked early)."""
+        return False
 
 
 class OAuth2RequestError(TikTokError):
@@ -36,6 +74,17 @@ class OAuth2RequestError(TikTokError):
         text = f"{code}: {description}" if description else code
         super().__init__(f"{text} (log_id={log_id})" if log_id else text)
 
+    @property
+    def transient(self) -> bool:
+        """Whether the code is one of
+        :data:`~flask_tiktok.errors.TRANSIENT_OAUTH_ERRORS`."""
+        return self.code in TRANSIENT_OAUTH_ERRORS
+
+    @property
+    def rate_limited(self) -> bool:
+        """Whether the code is ``rate_limit_exceeded``."""
+        return self.code == "rate_limit_exceeded"
+
 
 class TikTokFetchError(TikTokError):
     """A request to TikTok got no answer: connection, DNS, TLS or timeout.
@@ -46,6 +95,11 @@ class TikTokFetchError(TikTokError):
     def __init__(self, cause: Exception) -> None:
         self.cause = cause
         super().__init__(f"could not reach TikTok: {type(cause).__name__}")
+
+    @property
+    def transient(self) -> bool:
+        """Always: TikTok did not answer, it did not refuse."""
+        return True
 
 
 class UnexpectedResponseError(TikTokError):
@@ -59,6 +113,16 @@ class UnexpectedResponseError(TikTokError):
         self.status_code = status_code
         self.body = body[:1000]
         super().__init__(f"unexpected response from TikTok (HTTP {status_code})")
+
+    @property
+    def transient(self) -> bool:
+        """Whether the status is a 5xx or 429 (a gateway page, an outage)."""
+        return self.status_code >= 500 or self.rate_limited
+
+    @property
+    def rate_limited(self) -> bool:
+        """Whether the status is 429."""
+        return self.status_code == 429
 
 
 class TikTokAPIError(TikTokError):
@@ -80,7 +144,6 @@ class TikTokAPIError(TikTokError):
         self.message = message
         self.log_id = log_id
         self.status_code = status_code
-        #: Seconds TikTok asked us to wait (``Retry-After``), when it said so.
         self.retry_after = retry_after
         text = f"{code}: {message}" if message else code
         super().__init__(
@@ -88,6 +151,25 @@ class TikTokAPIError(TikTokError):
             if log_id
             else f"{text} (HTTP {status_code})"
         )
+
+    @property
+    def transient(self) -> bool:
+        """Whether TikTok is rate limiting, failing inside, or answered 5xx."""
+        return (
+            self.rate_limited
+            or self.code == "internal_error"
+            or self.status_code >= 500
+        )
+
+    @property
+    def rate_limited(self) -> bool:
+        """Whether the status is 429 or the code ``rate_limit_exceeded``."""
+        return self.status_code == 429 or self.code == "rate_limit_exceeded"
+
+    @property
+    def token_rejected(self) -> bool:
+        """Whether the answer is ``401 access_token_invalid``."""
+        return self.status_code == 401 and self.code == "access_token_invalid"
 
     @classmethod
     def from_envelope(

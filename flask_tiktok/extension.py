@@ -7,18 +7,20 @@ from contextlib import nullcontext
 from typing import Any
 
 import requests
-from flask import Flask, current_app, has_app_context, has_request_context
+from flask import Flask, current_app, has_app_context
 
 from .api import TikTokAPISession
 from .cli import cli
-from .client import API_BASE_URL, AUTHORIZATION_URL, REVOKE_URL, TOKEN_URL, TikTokClient
+from .client import TikTokClient
+from .config import Settings
+from .current import current_login, drop_current_login
 from .errors import TikTokLoginRequired
-from .flow import forget_declined_scopes
 from .receiver import exempt_from_csrf
 from .refresh import TokenRefresher
 from .signals import tiktok_logged_out, tiktok_token_refreshed
-from .state import EXTENSION_KEY, Settings, TikTokState, get_state
-from .storage import BaseStorage, SessionStorage
+from .state import EXTENSION_KEY, TikTokState, get_state
+from .storage.base import BaseStorage
+from .storage.session import SessionStorage
 from .tokens import OAuth2Tokens
 from .user import current_tiktok_user
 from .views import blueprint, webhook
@@ -66,32 +68,17 @@ class TikTok:
                 " TikTok(app) or init_app(app) once, and import that instance"
                 " where it is needed."
             )
-        config = app.config
-        config.setdefault("TIKTOK_SCOPES", ["user.info.basic"])
-        config.setdefault("TIKTOK_REDIRECT_URI", None)
-        config.setdefault("TIKTOK_URL_PREFIX", "/tiktok")
-        config.setdefault("TIKTOK_LOGIN_REDIRECT", "/")
-        config.setdefault("TIKTOK_USER_FIELDS", None)
-        config.setdefault("TIKTOK_PKCE", "hex")
-        config.setdefault("TIKTOK_AUTHORIZATION_URL", AUTHORIZATION_URL)
-        config.setdefault("TIKTOK_TOKEN_URL", TOKEN_URL)
-        config.setdefault("TIKTOK_REVOKE_URL", REVOKE_URL)
-        config.setdefault("TIKTOK_API_BASE_URL", API_BASE_URL)
-        config.setdefault("TIKTOK_HTTP_TIMEOUT", 10)
-        config.setdefault("TIKTOK_CLIENT_SECRET_FALLBACKS", [])
-        config.setdefault("TIKTOK_WEBHOOK_TOLERANCE", 300)
-        config.setdefault("TIKTOK_REMEMBER_REMOVED", False)
-        settings = Settings.from_config(config)
-
+        Settings.set_defaults(app.config)
+        settings = Settings.from_config(app.config)
         client = TikTokClient(
             settings.client_key,
             settings.client_secret,
             settings.redirect_uri,
-            authorization_url=config["TIKTOK_AUTHORIZATION_URL"],
-            token_url=config["TIKTOK_TOKEN_URL"],
-            revoke_url=config["TIKTOK_REVOKE_URL"],
-            api_base_url=config["TIKTOK_API_BASE_URL"],
-            pkce="S256" if settings.pkce == "S256" else "hex",
+            authorization_url=settings.authorization_url,
+            token_url=settings.token_url,
+            revoke_url=settings.revoke_url,
+            api_base_url=settings.api_base_url,
+            pkce=settings.pkce,
             timeout=settings.timeout,
             session=self._session,
         )
@@ -101,8 +88,7 @@ class TikTok:
             tiktok_token_refreshed.send(app, open_id=open_id, tokens=tokens)
 
         def refused(open_id: str, reason: str) -> None:
-            if has_request_context():
-                get_state(app).forget_current()
+            drop_current_login()
             tiktok_logged_out.send(app, open_id=open_id, reason=reason)
 
         refresher = TokenRefresher(
@@ -141,7 +127,12 @@ class TikTok:
         like an anonymous request to a protected route.
         """
         state = get_state()
-        return TikTokAPISession(state.client, state.current_tokens, state.renew_current)
+        # Looked up at each call: a refused refresh ends the request's login.
+        return TikTokAPISession(
+            state.client,
+            lambda: current_login(state).tokens(),
+            lambda rejected: current_login(state).renew(rejected),
+        )
 
     def api_for(self, open_id: str) -> TikTokAPISession:
         """A session calling TikTok as ``open_id``, who need not be here.
@@ -150,7 +141,7 @@ class TikTok:
         :class:`~flask_tiktok.TikTokAPISession` as :attr:`api`, reading the
         user's tokens from the storage, refreshing (once across processes)
         and storing them as a request would. The storage must be shared
-        (:class:`~flask_tiktok.sqla.SQLAlchemyStorage`); a call raises
+        (:class:`~flask_tiktok.storage.sqla.SQLAlchemyStorage`); a call raises
         :class:`~flask_tiktok.TikTokLoginRequired` when no tokens are stored
         or TikTok refused to refresh them.
         """
@@ -192,10 +183,8 @@ class TikTok:
         Their tokens are not revoked at TikTok: call
         ``tiktok.client.revoke_token`` first if they should be.
         """
-        state = get_state()
-        state.storage.forget(open_id)
-        if has_request_context():
-            state.forget_current()
+        get_state().storage.forget(open_id)
+        drop_current_login()
 
     def videos(
         self, fields: Iterable[str] | None = None, *, limit: int | None = 20
@@ -221,18 +210,7 @@ class TikTok:
 
     def logout_user(self, reason: str = "logout") -> None:
         """Forget the current request's user without asking TikTok anything."""
-        state = get_state()
-        user = state.current_user()
-        state.storage.delete()
-        state.forget_current()
-        if has_request_context():
-            forget_declined_scopes()
-        if user is not None:
-            tiktok_logged_out.send(
-                current_app._get_current_object(),  # type: ignore[attr-defined]
-                open_id=user.open_id,
-                reason=reason,
-            )
+        current_login().end(reason)
 
 
 def _template_context() -> dict[str, Any]:

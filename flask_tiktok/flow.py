@@ -1,155 +1,120 @@
-"""Starting a login, finishing its flow record, and the answers to anonymous
-requests: shared by the blueprint and ``tiktok_login_required``."""
+"""The login flow, top to bottom: start a login, take it back at the callback,
+trade the code for tokens and a profile, and note the scopes a user declined.
+
+A login in progress is a :class:`PendingLogin`, kept in the Flask session (the
+signed cookie) between the redirect to TikTok and the callback: its state
+(used once), its PKCE verifier (never sent to the browser's URL), where to go
+next, the redirect URI it used, when it started, and the scopes a protected
+page asked for. Several may be pending at once (logins started in other
+tabs), within a small budget of the cookie.
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
-from flask import (
-    current_app,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import redirect, session, url_for
 from werkzeug.wrappers import Response
 
+from .errors import OAuth2RequestError, TikTokError, TikTokFetchError
+from .fields import fields_for_scopes
 from .pkce import generate_code_verifier, generate_state
-from .state import get_state
+from .state import TikTokState, get_state
+from .storage.base import StoredUser
+from .tokens import OAuth2Tokens
 
 __all__ = [
-    "error_page",
+    "LoginFailed",
+    "PendingLogin",
+    "fetch_login",
     "forget_declined_scopes",
-    "login_required_response",
-    "missing_scopes_response",
+    "just_declined",
     "note_declined_scopes",
-    "prefers_json",
     "start_login",
-    "take_flow",
+    "take_pending_login",
 ]
 
-_FLOWS = "_tiktok_flows"
-#: Scopes the user unticked when a protected page asked for them.
+#: The session key of the pending logins (a list of :meth:`PendingLogin.encode`).
+_PENDING = "_tiktok_flows"
+#: The session key of the scopes the user unticked when a page asked for them.
 _DECLINED = "_tiktok_declined"
 #: Logins started in other tabs stay valid, up to this many, for this long.
-_MAX_FLOWS = 3
-_FLOW_TTL = 600
+_MAX_PENDING = 3
+_PENDING_TTL = 600
 #: Pending logins live in the session cookie, which browsers drop whole past
 #: 4 KB: a longer ``next`` is not kept (the login returns to
 #: TIKTOK_LOGIN_REDIRECT), and the oldest logins go first past the budget.
 _MAX_NEXT = 512
-_FLOWS_BUDGET = 1600
+_PENDING_BUDGET = 1600
 
 
-def prefers_json() -> bool:
-    """Whether the request asks for JSON rather than HTML."""
-    accept = request.accept_mimetypes
-    best = accept.best_match(["text/html", "application/json"])
-    return best == "application/json" and accept[best] > accept["text/html"]
+@dataclass(frozen=True)
+class PendingLogin:
+    """A login sent to TikTok and not back yet."""
 
+    #: The OAuth ``state`` sent to TikTok (compared in constant time).
+    state: str
+    #: The PKCE code verifier; TikTok saw only its challenge.
+    verifier: str
+    #: Where to go after the login (already checked to be a local path).
+    next_url: str
+    #: The redirect URI the authorization used (the token call repeats it).
+    redirect_uri: str
+    #: When the login started, in epoch seconds.
+    created_at: int
+    #: The scopes a protected page asked for, if one did.
+    wanted: tuple[str, ...] = ()
 
-def _requested_path() -> str:
-    path = quote(request.script_root + request.path, safe="/:@!$&'()*+,;=-._~%")
-    query = request.query_string.decode("latin-1")
-    return f"{path}?{query}" if query else path
-
-
-def login_required_response() -> Response:
-    """What an anonymous request to a protected route gets."""
-    login_url = url_for("tiktok.login", next=_requested_path())
-    if prefers_json():
-        body = {
-            "error": "tiktok_login_required",
-            "message": "Log in with TikTok to use this.",
-            "login_url": login_url,
+    def encode(self) -> dict[str, Any]:
+        """The record as kept in the session (short keys: it is a cookie)."""
+        record: dict[str, Any] = {
+            "s": self.state,
+            "v": self.verifier,
+            "n": self.next_url,
+            "r": self.redirect_uri,
+            "c": self.created_at,
         }
-        response = jsonify(body)
-        response.status_code = 401
-        return response
-    return redirect(login_url)
+        if self.wanted:
+            record["w"] = list(self.wanted)
+        return record
 
-
-def missing_scopes_response(granted: Iterable[str], missing: Iterable[str]) -> Response:
-    """Ask TikTok for ``missing`` scopes on top of the ``granted`` ones."""
-    missing = list(missing)
-    if prefers_json():
-        response = jsonify(
-            error="tiktok_scope_required",
-            message="This needs more TikTok permissions.",
-            missing_scopes=missing,
+    @classmethod
+    def decode(cls, record: Any) -> PendingLogin | None:
+        """The record :meth:`encode` made, or ``None`` for anything else."""
+        if not isinstance(record, dict):
+            return None
+        state, verifier = record.get("s"), record.get("v")
+        next_url, redirect_uri = record.get("n"), record.get("r")
+        created_at, wanted = record.get("c", 0), record.get("w", [])
+        if (
+            not isinstance(state, str)
+            or not isinstance(verifier, str)
+            or not isinstance(redirect_uri, str)
+            or not isinstance(created_at, int)
+            or not isinstance(wanted, list)
+        ):
+            return None
+        return cls(
+            state,
+            verifier,
+            next_url if isinstance(next_url, str) else "",
+            redirect_uri,
+            created_at,
+            tuple(s for s in wanted if isinstance(s, str)),
         )
-        response.status_code = 403
-        return response
-    if _just_declined(missing):
-        # The user was just asked and unticked them: asking again at once
-        # would send the browser round in a loop. Say so; "Try again" asks.
-        return error_page(
-            403,
-            "TikTok permission not granted",
-            "This page needs the TikTok permission"
-            f" {', '.join(missing)}, which was not granted.",
-            "scope_declined",
-            retry_url=_requested_path(),
-        )
-    settings = get_state().settings
-    scopes = list(dict.fromkeys([*settings.scopes, *granted, *missing]))
-    return start_login(scopes, _requested_path(), wanted=missing)
 
-
-def _just_declined(missing: list[str]) -> bool:
-    """Whether a scope of ``missing`` was declined in the login just made.
-
-    The record is used up: the next visit asks TikTok again.
-    """
-    record = session.get(_DECLINED)
-    if record is None:
-        return False
-    declined = record.get("s") if isinstance(record, dict) else None
-    at = record.get("c") if isinstance(record, dict) else None
-    if (
-        not isinstance(declined, list)
-        or not isinstance(at, int)
-        or at <= time.time() - _FLOW_TTL
-    ):
-        forget_declined_scopes()  # unreadable or stale
-        return False
-    if set(missing).isdisjoint(declined):
-        return False  # another page's scopes: the note waits for its page
-    forget_declined_scopes()
-    return True
-
-
-def note_declined_scopes(flow: dict[str, Any], granted: Iterable[str]) -> None:
-    """After a login that asked for scopes a page needed, note any not granted.
-
-    A previous login's note is dropped: it was about that login (perhaps
-    another user's).
-    """
-    forget_declined_scopes()
-    wanted = flow.get("w")
-    if not isinstance(wanted, list):
-        return
-    have = set(granted)
-    declined = [s for s in wanted if isinstance(s, str) and s not in have]
-    if declined:
-        session[_DECLINED] = {"s": declined, "c": int(time.time())}
-
-
-def forget_declined_scopes() -> None:
-    """Drop the declined-scope note (at logout: the next user was not asked)."""
-    if _DECLINED in session:
-        session.pop(_DECLINED)
+    def expired(self, now: float) -> bool:
+        """Whether the login was started too long ago to be finished."""
+        return self.created_at <= now - _PENDING_TTL
 
 
 def start_login(
-    scopes: list[str], next_url: str, *, wanted: list[str] | None = None
+    scopes: Sequence[str], next_url: str, *, wanted: Sequence[str] = ()
 ) -> Response:
     """Remember a new state and PKCE verifier, then send the browser to TikTok.
 
@@ -160,85 +125,141 @@ def start_login(
     redirect_uri = state.settings.redirect_uri or url_for(
         "tiktok.callback", _external=True
     )
-    oauth_state = generate_state()
-    verifier = generate_code_verifier()
     now = int(time.time())
-    flows = [f for f in _pending_flows() if f["c"] > now - _FLOW_TTL]
-    flows = flows[-(_MAX_FLOWS - 1) :]
     if len(next_url) > _MAX_NEXT:
         next_url = state.settings.login_redirect
-    flow: dict[str, Any] = {
-        "s": oauth_state,
-        "v": verifier,
-        "n": next_url,
-        "r": redirect_uri,
-        "c": now,
-    }
-    if wanted:
-        flow["w"] = wanted
-    flows.append(flow)
-    while len(flows) > 1 and len(json.dumps(flows)) > _FLOWS_BUDGET:
-        flows.pop(0)
-    session[_FLOWS] = flows
+    login = PendingLogin(
+        generate_state(),
+        generate_code_verifier(),
+        next_url,
+        redirect_uri,
+        now,
+        tuple(wanted),
+    )
+    pending = [p for p in _pending() if not p.expired(now)][-(_MAX_PENDING - 1) :]
+    records = [p.encode() for p in [*pending, login]]
+    while len(records) > 1 and len(json.dumps(records)) > _PENDING_BUDGET:
+        records.pop(0)
+    session[_PENDING] = records
     url = state.client.create_authorization_url(
-        oauth_state, scopes, code_verifier=verifier, redirect_uri=redirect_uri
+        login.state, scopes, code_verifier=login.verifier, redirect_uri=redirect_uri
     )
     return redirect(url)
 
 
-def _pending_flows() -> list[dict[str, Any]]:
-    flows = session.get(_FLOWS)
-    if not isinstance(flows, list):
+def _pending() -> list[PendingLogin]:
+    records = session.get(_PENDING)
+    if not isinstance(records, list):
         return []
-    return [f for f in flows if isinstance(f, dict) and isinstance(f.get("s"), str)]
+    decoded = (PendingLogin.decode(record) for record in records)
+    return [login for login in decoded if login is not None]
 
 
-def take_flow(oauth_state: str | None) -> dict[str, Any] | None:
-    """The pending login ``oauth_state`` names; it is used up either way."""
+def take_pending_login(oauth_state: str | None) -> PendingLogin | None:
+    """The pending login ``oauth_state`` names; it is used up either way.
+
+    ``None`` for an unknown, used or expired state.
+    """
     if not oauth_state:
         return None
-    flows = _pending_flows()
+    pending = _pending()
+    given = oauth_state.encode("utf-8", "replace")
     found = None
-    for flow in flows:
-        if hmac.compare_digest(
-            flow["s"].encode(), oauth_state.encode("utf-8", "replace")
-        ):
-            found = flow
+    for login in pending:
+        # Every record compared, in constant time: no early exit to time.
+        if hmac.compare_digest(login.state.encode(), given):
+            found = login
     if found is None:
         return None
-    flows.remove(found)
-    session[_FLOWS] = flows
-    if found.get("c", 0) <= time.time() - _FLOW_TTL:
-        return None
-    return found
+    pending.remove(found)
+    session[_PENDING] = [p.encode() for p in pending]
+    return None if found.expired(time.time()) else found
 
 
-def error_page(
-    status: int,
-    title: str,
-    message: str,
-    error: str,
-    log_id: str | None = None,
-    *,
-    retry_url: str | None = None,
-) -> Response:
-    """The extension's error page (``tiktok/error.html``, overridable) or JSON.
+class LoginFailed(Exception):
+    """The callback cannot finish: ``error`` is the page's code, ``description``
+    what is logged, ``exception`` TikTok's error (if any)."""
 
-    Its "Try again" link goes to ``retry_url`` (default: a new login).
+    def __init__(
+        self, error: str, description: str | None, exception: TikTokError | None
+    ) -> None:
+        super().__init__(error)
+        self.error = error
+        self.description = description
+        self.exception = exception
+
+
+def fetch_login(
+    state: TikTokState, login: PendingLogin, code: str
+) -> tuple[StoredUser, OAuth2Tokens]:
+    """Trade the callback's ``code`` for tokens, then fetch the profile once.
+
+    :raises LoginFailed: TikTok refused or failed (``token_error``,
+        ``tiktok_unreachable``, ``tiktok_error``), or answered for another user.
     """
-    if prefers_json():
-        response = jsonify(error=error, message=message, log_id=log_id)
-    else:
-        response = current_app.make_response(
-            render_template(
-                "tiktok/error.html",
-                title=title,
-                message=message,
-                error=error,
-                log_id=log_id,
-                retry_url=retry_url or url_for("tiktok.login"),
-                home_url=get_state().settings.login_redirect,
-            )
+    client = state.client
+    try:
+        tokens = client.validate_authorization_code(
+            code, code_verifier=login.verifier, redirect_uri=login.redirect_uri
         )
-    response.status_code = status
-    return response
+        open_id = tokens.open_id
+        if not open_id:
+            raise LoginFailed("tiktok_error", "token response without open_id", None)
+        fields = state.settings.user_fields or fields_for_scopes(tokens.scopes)
+        profile = client.get_user_info(tokens.access_token, fields or ["open_id"])
+    except OAuth2RequestError as exc:
+        # "Not now" is TikTok's failure; anything else refused this login.
+        error = "tiktok_error" if exc.transient else "token_error"
+        raise LoginFailed(error, exc.description, exc) from exc
+    except TikTokFetchError as exc:
+        raise LoginFailed("tiktok_unreachable", str(exc), exc) from exc
+    except TikTokError as exc:
+        raise LoginFailed("tiktok_error", str(exc), exc) from exc
+    if profile.get("open_id", open_id) != open_id:
+        raise LoginFailed("tiktok_error", "user info of another user", None)
+    return StoredUser(open_id, tokens.scopes, profile), tokens
+
+
+# -- scopes the user declined ----------------------------------------------------
+
+
+def note_declined_scopes(login: PendingLogin, granted: Sequence[str]) -> None:
+    """After a login that asked for scopes a page needed, note any not granted.
+
+    A previous login's note is dropped: it was about that login (perhaps
+    another user's).
+    """
+    forget_declined_scopes()
+    have = set(granted)
+    declined = [s for s in login.wanted if s not in have]
+    if declined:
+        session[_DECLINED] = {"s": declined, "c": int(time.time())}
+
+
+def just_declined(missing: Sequence[str]) -> bool:
+    """Whether a scope of ``missing`` was declined in the login just made.
+
+    The note is used up: the next visit asks TikTok again.
+    """
+    record = session.get(_DECLINED)
+    if record is None:
+        return False
+    declined = record.get("s") if isinstance(record, dict) else None
+    at = record.get("c") if isinstance(record, dict) else None
+    if (
+        not isinstance(declined, list)
+        or not isinstance(at, int)
+        or at <= time.time() - _PENDING_TTL
+    ):
+        forget_declined_scopes()  # unreadable or stale
+        return False
+    if set(missing).isdisjoint(declined):
+        return False  # another page's scopes: the note waits for its page
+    forget_declined_scopes()
+    return True
+
+
+def forget_declined_scopes() -> None:
+    """Drop the declined-scope note (at logout: the next user was not asked)."""
+    if _DECLINED in session:
+        session.pop(_DECLINED)

@@ -6,8 +6,19 @@ import base64
 import hashlib
 import secrets
 import string
+from typing import Any, Literal, cast
 
-__all__ = ["create_code_challenge", "generate_code_verifier", "generate_state"]
+__all__ = [
+    "PKCEMethod",
+    "create_code_challenge",
+    "generate_code_verifier",
+    "generate_state",
+    "pkce_method",
+]
+
+#: How the ``code_challenge`` is written: ``"hex"`` (TikTok's documented
+#: form) or ``"S256"`` (RFC 7636's base64url).
+PKCEMethod = Literal["hex", "S256"]
 
 _VERIFIER_ALPHABET = string.ascii_letters + string.digits + "-._~"
 
@@ -24,7 +35,15 @@ def generate_code_verifier(length: int = 64) -> str:
     return "".join(secrets.choice(_VERIFIER_ALPHABET) for _ in range(length))
 
 
-def create_code_challenge(verifier: str, method: str = "hex") -> str:
+def pkce_method(value: Any, name: str = "the PKCE method") -> PKCEMethod:
+    """``value`` as a :data:`PKCEMethod`; anything else raises ``ValueError``
+    naming ``name`` (a config key, an argument)."""
+    if value not in ("hex", "S256"):
+        raise ValueError(f"{name} must be 'hex' or 'S256' (PKCE), not {value!r}")
+    return cast(PKCEMethod, value)
+
+
+def create_code_challenge(verifier: str, method: PKCEMethod = "hex") -> str:
     """The ``code_challenge`` for ``verifier``.
 
     ``"hex"`` is the form TikTok documents (``sha256(verifier).hexdigest()``);
@@ -32,8 +51,6 @@ def create_code_challenge(verifier: str, method: str = "hex") -> str:
     ``code_challenge_method=S256``.
     """
     digest = hashlib.sha256(verifier.encode("ascii"))
-    if method == "hex":
+    if pkce_method(method) == "hex":
         return digest.hexdigest()
-    if method == "S256":
-        return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
-    raise ValueError(f"unknown PKCE method {method!r}: use 'hex' or 'S256'")
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")

@@ -5,6 +5,11 @@ race: the second spends a dead token and its user is logged out. Refreshes of
 one user run under the storage's lock; inside it the tokens are re-read, and a
 short-lived record of "old refresh token -> new tokens" serves requests that
 still carry the old token (a cookie sent before the first refresh answered).
+
+Every refresh goes through :meth:`TokenRefresher.ensure_fresh`: a request's
+(``tiktok.api``), a job's (``tiktok.api_for``), the logout's before it revokes,
+and ``flask tiktok refresh``. Nothing else calls
+:meth:`~flask_tiktok.TikTokClient.refresh_access_token`.
 """
 
 from __future__ import annotations
@@ -19,16 +24,10 @@ from typing import NoReturn
 from .client import TikTokClient
 from .errors import OAuth2RequestError, TikTokLoginRequired
 from .logs import loggable, logger
-from .storage import BaseStorage
+from .storage.base import BaseStorage
 from .tokens import OAuth2Tokens
 
-__all__ = ["TRANSIENT_OAUTH_ERRORS", "TokenRefresher"]
-
-#: OAuth error codes by which TikTok says "not now" rather than "never": the
-#: grant still stands, so a refresh refused with one keeps the user logged in.
-TRANSIENT_OAUTH_ERRORS = frozenset(
-    {"internal_error", "rate_limit_exceeded", "server_error", "temporarily_unavailable"}
-)
+__all__ = ["TokenRefresher"]
 
 
 class _RotationRecord:
@@ -126,7 +125,7 @@ class TokenRefresher:
             try:
                 fresh = self.client.refresh_access_token(refresh_token)
             except OAuth2RequestError as exc:
-                if exc.code in TRANSIENT_OAUTH_ERRORS:
+                if exc.transient:
                     raise  # answered as any TikTok failure; the login stands
                 logger.warning(
                     "TikTok refused to refresh the token of %s (logged out): %s",

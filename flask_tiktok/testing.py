@@ -23,6 +23,7 @@ import pytest
 from flask import request, url_for
 
 from .sandbox import Sandbox
+from .wire import join_list, split_list
 
 if TYPE_CHECKING:
     from flask.testing import FlaskClient
@@ -125,9 +126,9 @@ def login_as(
         )
     query = {k: v[0] for k, v in parse_qs(urlsplit(response.location).query).items()}
     if scopes is None:
-        granted = query["scope"].split(",")
+        granted = split_list(query["scope"])
     elif isinstance(scopes, str):
-        granted = scopes.split(",")
+        granted = split_list(scopes)
     else:
         granted = list(scopes)
     code = sandbox.issue_code(
@@ -139,7 +140,7 @@ def login_as(
     )
     callback = _below(urlsplit(query["redirect_uri"]).path, script_root)
     params = urlencode(
-        {"code": code, "scopes": ",".join(granted), "state": query["state"]}
+        {"code": code, "scopes": join_list(granted), "state": query["state"]}
     )
     return client.get(f"{callback}?{params}")
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
+
+from .wire import parse_lifetime, split_list
 
 __all__ = ["OAuth2Tokens"]
 
@@ -62,8 +63,7 @@ class OAuth2Tokens:
     @property
     def scopes(self) -> list[str]:
         """The granted scopes (TikTok sends them comma-separated)."""
-        raw = self.data.get("scope") or ""
-        return [s.strip() for s in str(raw).split(",") if s.strip()]
+        return split_list(str(self.data.get("scope") or ""))
 
     @property
     def open_id(self) -> str | None:
@@ -99,18 +99,13 @@ class OAuth2Tokens:
         """Read back what :meth:`to_dict` wrote."""
         return cls(value["data"], float(value["issued_at"]))
 
-    def _lifetime(self, key: str) -> float | None:
-        value = self.data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            return None
-        try:
-            lifetime = float(value)
-        except (ValueError, OverflowError):  # "soon", or an int of 400 digits
-            return None
-        return lifetime if math.isfinite(lifetime) else None
+    def lifetime(self, key: str) -> float | None:
+        """The answer's ``key`` (``expires_in``, ``refresh_expires_in``) in
+        seconds, or ``None`` when it is missing or not a number."""
+        return parse_lifetime(self.data.get(key))
 
     def _expiry(self, key: str) -> datetime | None:
-        lifetime = self._lifetime(key)
+        lifetime = self.lifetime(key)
         if lifetime is None:
             return None
         try:
@@ -119,7 +114,7 @@ class OAuth2Tokens:
             return None
 
     def _expired(self, key: str, leeway: float, now: float | None) -> bool:
-        lifetime = self._lifetime(key)
+        lifetime = self.lifetime(key)
         if lifetime is None:
             return False
         current = time.time() if now is None else now

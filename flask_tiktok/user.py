@@ -5,15 +5,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any, ClassVar, TypeVar, cast, overload
+from typing import Any, ClassVar, TypeVar, overload
 
-from flask import current_app, g, has_request_context
+from flask import current_app, has_request_context
 from werkzeug.local import LocalProxy
 
+from .current import current_login
 from .fields import FIELDS_BY_SCOPE
-from .flow import login_required_response, missing_scopes_response
-from .state import get_state
-from .storage import StoredUser
+from .responses import login_required_response, missing_scopes_response
+from .storage.base import StoredUser
 
 __all__ = [
     "AnonymousTikTokUser",
@@ -95,15 +95,11 @@ _ANONYMOUS = AnonymousTikTokUser()
 def _load_user() -> TikTokUser | AnonymousTikTokUser:
     if not has_request_context():
         return _ANONYMOUS
-    # Every protected request runs this: resolve the ``g`` proxy only once.
-    namespace = cast(Any, g)._get_current_object()
-    user: TikTokUser | AnonymousTikTokUser | None = namespace.__dict__.get(
-        "_tiktok_user"
-    )
+    login = current_login()
+    user: TikTokUser | AnonymousTikTokUser | None = login.user
     if user is None:
-        stored = get_state().current_user()
-        user = TikTokUser(stored) if stored is not None else _ANONYMOUS
-        namespace._tiktok_user = user
+        stored = login.stored
+        user = login.user = TikTokUser(stored) if stored is not None else _ANONYMOUS
     return user
 
 

@@ -11,6 +11,7 @@ from flask import Flask
 
 from flask_tiktok.client import TikTokClient
 from flask_tiktok.crypto import TokenCipher
+from flask_tiktok.current import current_login
 from flask_tiktok.refresh import TokenRefresher, _RotationRecord
 from flask_tiktok.state import get_state
 from flask_tiktok.storage import SessionStorage, StoredUser
@@ -106,12 +107,12 @@ def test_session_storage_touches_only_the_current_user(
 
 def test_current_tokens_without_user_or_tokens(app: Flask) -> None:
     with app.test_request_context():
-        assert get_state().current_tokens() is None
+        assert current_login().tokens() is None
     with app.test_request_context():
         from flask import session
 
         session["_tiktok"] = {"u": {"open_id": "o"}, "s": ""}
-        assert get_state().current_tokens() is None
+        assert current_login().tokens() is None
 
 
 def test_rotation_record_is_bounded_and_expires() -> None:

@@ -61,7 +61,8 @@ from flask_tiktok.sqla import (
     TikTokAccount,
     TikTokAccountMixin,
 )
-from flask_tiktok.storage import StoredUser, _seal
+from flask_tiktok.storage import StoredUser
+from flask_tiktok.storage.sealing import seal_tokens
 from flask_tiktok.tokens import OAuth2Tokens
 
 ALICE = "open-id-alice"
@@ -350,7 +351,9 @@ def test_the_lock_waits_for_another_connection_and_rereads_its_commit(
     the re-read inside the lock sees the tokens it committed."""
     store(app, storage, expired())
     with app.app_context():
-        sealed = _seal(ALICE, OAuth2Tokens(token_body(access_token="act.elsewhere")))
+        sealed = seal_tokens(
+            ALICE, OAuth2Tokens(token_body(access_token="act.elsewhere"))
+        )
     t = TikTokAccount.__table__
     entered_at: list[float] = []
     seen: list[str | None] = []

@@ -28,6 +28,7 @@ from flask_tiktok import (
     parse_webhook_event,
     verify_webhook_signature,
 )
+from flask_tiktok.current import current_login
 from flask_tiktok.expiring import ExpiringRecord
 from flask_tiktok.signals import (
     tiktok_authorization_removed,
@@ -607,7 +608,7 @@ def test_a_login_of_unknown_age_is_taken_as_older(received: Received) -> None:
         from flask import session
 
         session["_tiktok"].pop("a")
-        assert state.current_user() is None
+        assert current_login(state).stored is None
     assert received.logged_out == [
         {"open_id": ALICE, "reason": "authorization_removed"}
     ]

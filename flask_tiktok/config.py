@@ -1,0 +1,325 @@
+"""Every ``TIKTOK_*`` configuration key: its default, its check, its meaning.
+
+:data:`KEYS` lists them side by side; :meth:`Settings.from_config` reads an
+app's config through them once, in ``init_app``, and every other module reads
+the resulting :class:`Settings`, never ``app.config``. A bad value fails at
+start-up with an error that names its key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from .pkce import PKCEMethod, pkce_method
+from .wire import (
+    API_BASE_URL,
+    AUTHORIZATION_URL,
+    REVOKE_URL,
+    TOKEN_URL,
+    split_list,
+)
+
+__all__ = ["KEYS", "Key", "Settings"]
+
+T = TypeVar("T")
+
+
+def _required(key: str, value: Any) -> str:
+    if not value:
+        raise RuntimeError(
+            f"flask-tiktok needs {key} in app.config: the client key and secret"
+            " of your app on developers.tiktok.com (set them before calling"
+            " TikTok(app) or init_app)."
+        )
+    return str(value)
+
+
+def _name_list(what: str) -> Callable[[str, Any], list[str]]:
+    def check(key: str, value: Any) -> list[str]:
+        """A list of scope or field names (a comma-separated string is split)."""
+        if isinstance(value, str):
+            value = split_list(value)
+        if not isinstance(value, Sequence) or not all(
+            isinstance(s, str) for s in value
+        ):
+            raise ValueError(f"{key} is a list of {what} names, not {value!r}")
+        names = [s.strip() for s in value if s.strip()]
+        if not names:
+            raise ValueError(f"{key} must name at least one {what}")
+        if any(len(s.split()) > 1 for s in names):
+            # TikTok separates names with commas; a space would fail every login.
+            raise ValueError(f"{key} names are separated by commas, not spaces")
+        return names
+
+    return check
+
+
+def _secret_list(key: str, value: Any) -> list[str]:
+    # A string here would otherwise become a list of one-character secrets.
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, Sequence) or not all(
+        isinstance(s, str) and s for s in value
+    ):
+        raise ValueError(f"{key} is a list of non-empty secrets")
+    return list(value)
+
+
+def _seconds(key: str, value: Any) -> float:
+    """A positive number of seconds (an int, a float or a numeric string)."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} is a number of seconds, not {value!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{key} must be more than 0 seconds, not {value!r}")
+    return seconds
+
+
+def _is_http_url(value: str) -> bool:
+    # The scheme in any case, as RFC 3986 allows.
+    return value[:8].lower().startswith(("https://", "http://"))
+
+
+def _redirect_uri(key: str, value: Any) -> str | None:
+    """An absolute ``http(s)`` URL, or ``None``.
+
+    An empty value (an empty environment variable) means the default, as it
+    did before the keys were checked: the callback's own URL.
+    """
+    if not value:
+        return None
+    if not isinstance(value, str) or not _is_http_url(value):
+        raise ValueError(f"{key} is an absolute https:// URL, not {value!r}")
+    return value
+
+
+def _user_fields(key: str, value: Any) -> list[str] | None:
+    return None if value is None else _name_list("field")(key, value)
+
+
+def _absolute_url(key: str, value: Any) -> str:
+    """An absolute URL of any scheme (a test adapter's ``mock://`` too)."""
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or not parts.scheme or not parts.netloc:
+        raise ValueError(f"{key} is an absolute URL, not {value!r}")
+    return str(value)
+
+
+def _url_prefix(key: str, value: Any) -> str:
+    """A URL path starting with ``/``, or empty (``None`` too: no prefix)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and (not value or value.startswith("/")):
+        return value
+    raise ValueError(f"{key} is a path starting with '/', not {value!r}")
+
+
+def _local_target(key: str, value: Any) -> str:
+    """Where to send the browser: a path or an absolute URL."""
+    if isinstance(value, str) and (value.startswith("/") or _is_http_url(value)):
+        return value
+    raise ValueError(f"{key} is a path ('/') or an absolute URL, not {value!r}")
+
+
+def _pkce(key: str, value: Any) -> PKCEMethod:
+    return pkce_method(value, key)
+
+
+def _flag(key: str, value: Any) -> bool:
+    return bool(value)
+
+
+#: The default of a key that has none: the app must set it.
+REQUIRED: Any = object()
+
+
+@dataclass(frozen=True)
+class Key(Generic[T]):
+    """One ``TIKTOK_*`` key: where :class:`Settings` keeps it, and its rules."""
+
+    #: The config key, e.g. ``TIKTOK_SCOPES``.
+    name: str
+    #: The :class:`Settings` attribute it becomes.
+    attribute: str
+    #: Set with ``app.config.setdefault`` (:data:`REQUIRED`: none).
+    default: Any
+    #: ``check(name, value)`` returns the checked value or raises an error
+    #: naming the key.
+    check: Callable[[str, Any], T]
+    #: What it means, in one line.
+    meaning: str
+
+
+#: Every key flask-tiktok reads, in the order the docs list them.
+KEYS: tuple[Key[Any], ...] = (
+    Key(
+        "TIKTOK_CLIENT_KEY",
+        "client_key",
+        REQUIRED,
+        _required,
+        "The app's client key from developers.tiktok.com.",
+    ),
+    Key(
+        "TIKTOK_CLIENT_SECRET",
+        "client_secret",
+        REQUIRED,
+        _required,
+        "The app's client secret; also signs TikTok's webhooks.",
+    ),
+    Key(
+        "TIKTOK_SCOPES",
+        "scopes",
+        ["user.info.basic"],
+        _name_list("scope"),
+        "The scopes every login asks for.",
+    ),
+    Key(
+        "TIKTOK_REDIRECT_URI",
+        "redirect_uri",
+        None,
+        _redirect_uri,
+        "The registered redirect URI (None: the external URL of tiktok.callback).",
+    ),
+    Key(
+        "TIKTOK_URL_PREFIX",
+        "url_prefix",
+        "/tiktok",
+        _url_prefix,
+        "Where the blueprint's routes are mounted.",
+    ),
+    Key(
+        "TIKTOK_LOGIN_REDIRECT",
+        "login_redirect",
+        "/",
+        _local_target,
+        "Where to go after login or logout without a safe next.",
+    ),
+    Key(
+        "TIKTOK_USER_FIELDS",
+        "user_fields",
+        None,
+        _user_fields,
+        "The user/info/ fields fetched at login (None: all the scopes allow).",
+    ),
+    Key(
+        "TIKTOK_PKCE",
+        "pkce",
+        "hex",
+        _pkce,
+        "The PKCE challenge's form: 'hex' (TikTok's) or 'S256' (RFC 7636).",
+    ),
+    Key(
+        "TIKTOK_AUTHORIZATION_URL",
+        "authorization_url",
+        AUTHORIZATION_URL,
+        _absolute_url,
+        "TikTok's consent page.",
+    ),
+    Key(
+        "TIKTOK_TOKEN_URL",
+        "token_url",
+        TOKEN_URL,
+        _absolute_url,
+        "TikTok's token endpoint.",
+    ),
+    Key(
+        "TIKTOK_REVOKE_URL",
+        "revoke_url",
+        REVOKE_URL,
+        _absolute_url,
+        "TikTok's revocation endpoint.",
+    ),
+    Key(
+        "TIKTOK_API_BASE_URL",
+        "api_base_url",
+        API_BASE_URL,
+        _absolute_url,
+        "The base of TikTok's resource APIs (tiktok.api paths are relative to it).",
+    ),
+    Key(
+        "TIKTOK_HTTP_TIMEOUT",
+        "timeout",
+        10,
+        _seconds,
+        "Seconds each call to TikTok may take.",
+    ),
+    Key(
+        "TIKTOK_CLIENT_SECRET_FALLBACKS",
+        "secret_fallbacks",
+        [],
+        _secret_list,
+        "Older client secrets still accepted for webhook signatures.",
+    ),
+    Key(
+        "TIKTOK_WEBHOOK_TOLERANCE",
+        "webhook_tolerance",
+        300,
+        _seconds,
+        "How old (seconds) a webhook delivery may be.",
+    ),
+    Key(
+        "TIKTOK_REMEMBER_REMOVED",
+        "remember_removed",
+        False,
+        _flag,
+        "With the cookie session: log out users whose authorization TikTok removed.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``TIKTOK_*`` configuration of one app, checked once (see :data:`KEYS`)."""
+
+    client_key: str
+    client_secret: str
+    scopes: list[str]
+    redirect_uri: str | None
+    url_prefix: str
+    login_redirect: str
+    user_fields: list[str] | None
+    pkce: PKCEMethod
+    authorization_url: str
+    token_url: str
+    revoke_url: str
+    api_base_url: str
+    timeout: float
+    secret_fallbacks: list[str]
+    webhook_tolerance: float
+    remember_removed: bool
+
+    @staticmethod
+    def set_defaults(config: MutableMapping[str, Any]) -> None:
+        """Give every key that has a default its default, where it is unset."""
+        for key in KEYS:
+            if key.default is not REQUIRED:
+                # A fresh copy: apps must not share (or mutate) one list.
+                default = key.default
+                config.setdefault(
+                    key.name, list(default) if isinstance(default, list) else default
+                )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Read and check the app's config; the error names the first bad key.
+
+        Missing required keys are named together.
+        """
+        missing = [
+            key.name
+            for key in KEYS
+            if key.default is REQUIRED and not config.get(key.name)
+        ]
+        if missing:
+            _required(" and ".join(missing), None)
+        values = {
+            key.attribute: key.check(key.name, config.get(key.name, key.default))
+            for key in KEYS
+        }
+        return cls(**values)

@@ -1,0 +1,196 @@
+"""The storage interface: what every backend keeps, and the records it hands out."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from ..expiring import ExpiringRecord
+from ..tokens import OAuth2Tokens
+
+__all__ = ["BaseStorage", "StoredLogin", "StoredUser"]
+
+
+@dataclass
+class StoredUser:
+    """What is known of a logged-in user without touching their tokens."""
+
+    #: TikTok's id of the user for this app.
+    open_id: str
+    #: The scopes the user granted.
+    scopes: list[str] = field(default_factory=list)
+    #: The fields ``user/info/`` returned at login.
+    profile: dict[str, Any] = field(default_factory=dict)
+    #: When the user logged in (epoch seconds), if the backend records it;
+    #: an authorization TikTok removed after that ends the login.
+    logged_in_at: float | None = None
+
+
+@dataclass
+class StoredLogin:
+    """A stored user and the state of their tokens, as listed for operators."""
+
+    user: StoredUser
+    #: Whether tokens are stored (False after a logout or a refused refresh).
+    has_tokens: bool
+    access_token_expires_at: datetime | None = None
+    refresh_token_expires_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class BaseStorage(ABC):
+    """The interface every storage backend implements.
+
+    A storage keeps, for each TikTok user (``open_id``), their profile and
+    granted scopes (a :class:`StoredUser`) and their token pair (an
+    :class:`~flask_tiktok.OAuth2Tokens`, sealed with
+    :func:`~flask_tiktok.storage.sealing.seal_tokens`, never in clear). Its
+    methods come in two kinds, and each says which it is:
+
+    **The request's login** (need a request context; they read or write the
+    browser's Flask session, which holds the login or a reference to it):
+
+    - :meth:`get_user`: who the browser is logged in as.
+    - :meth:`set`: store a new login and make it the browser's.
+    - :meth:`delete` with no ``open_id``: end the browser's login.
+
+    **A given user** (``open_id`` first; work in any app context, so jobs and
+    CLI commands can use them when the backend is :attr:`shared`):
+
+    - :meth:`get_tokens` / :meth:`set_tokens`: read, or replace after a
+      refresh, that user's tokens.
+    - :meth:`delete` with an ``open_id``: delete that user's tokens (every
+      browser logged in as them is logged out); :meth:`forget`: delete
+      everything about them.
+    - :meth:`refresh_lock`: the lock under which their tokens are refreshed.
+    - :meth:`list_users`: every stored user (server-side backends only).
+
+    A backend that keeps logins in the browser (:class:`SessionStorage`) can
+    reach only the request's own user: for another ``open_id`` its "given
+    user" methods find nothing and change nothing.
+
+    A backend must be safe to share between threads. :meth:`get_user` runs on
+    every protected request, so it must not decrypt tokens or call TikTok;
+    :meth:`get_tokens` runs only when a request calls TikTok.
+
+    Refresh contract: :meth:`refresh_lock` serialises refreshes of one user.
+    Inside it the refresher re-reads :meth:`get_tokens` and skips the call to
+    TikTok when another holder of the lock already refreshed. The default lock
+    serialises threads of one process; a backend shared by several processes
+    overrides it with a lock they all see (a row lock, an advisory lock) and
+    sets :attr:`shared` to true. Webhook deliveries are recorded with
+    :meth:`remember_delivery` (in this process by default; a shared backend
+    overrides it and :meth:`forget_delivery` with one record all see).
+
+    A third backend (Redis, say) implements the five abstract methods, sets
+    :attr:`shared`, and overrides :meth:`forget`, :meth:`list_users`,
+    :meth:`refresh_lock`, :meth:`remember_delivery` and
+    :meth:`forget_delivery`.
+    """
+
+    #: Whether every process sees the same tokens (a database, a cache).
+    shared: bool = False
+
+    _stripes: ClassVar[list[threading.Lock]] = [threading.Lock() for _ in range(64)]
+    _deliveries_lock: ClassVar[threading.Lock] = threading.Lock()
+    _delivery_record: ExpiringRecord | None = None
+
+    # -- the request's login ---------------------------------------------------
+
+    @abstractmethod
+    def get_user(self) -> StoredUser | None:
+        """The request's login: the user the browser is logged in as, or ``None``.
+
+        ``None`` outside a request, and when the login ended elsewhere (a
+        logout on another device, a refused refresh, a deletion).
+        """
+
+    @abstractmethod
+    def set(self, user: StoredUser, tokens: OAuth2Tokens) -> None:
+        """Store ``user``'s login with ``tokens``, and make it the request's.
+
+        Replaces whatever the browser was logged in as. Outside a request the
+        login is stored and no browser is attached to it.
+        """
+
+    @abstractmethod
+    def delete(self, open_id: str | None = None) -> None:
+        """End a login: the request's when ``open_id`` is ``None``, else that
+        user's wherever they are logged in.
+
+        Their tokens are deleted; a server-side backend may keep the profile
+        until :meth:`forget`. Deleting nobody is not an error.
+        """
+
+    # -- a given user ----------------------------------------------------------
+
+    @abstractmethod
+    def get_tokens(self, open_id: str) -> OAuth2Tokens | None:
+        """``open_id``'s tokens, or ``None`` when none are stored (or reachable)."""
+
+    @abstractmethod
+    def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
+        """Replace ``open_id``'s tokens after a refresh.
+
+        A login deleted meanwhile stays deleted: nothing is stored then.
+        """
+
+    def forget(self, open_id: str) -> None:
+        """Remove everything stored about ``open_id`` (a data-deletion request)."""
+        self.delete(open_id)
+
+    def list_users(self) -> list[StoredLogin]:
+        """Every stored user; only storages that keep users server-side can.
+
+        :raises NotImplementedError: the backend keeps logins in browsers.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot list users: it keeps each login in"
+            " the user's own browser session. Use a server-side storage such as"
+            " flask_tiktok.storage.SQLAlchemyStorage."
+        )
+
+    @contextmanager
+    def refresh_lock(self, open_id: str) -> Iterator[None]:
+        """Hold the lock under which ``open_id``'s tokens are refreshed.
+
+        The default serialises the threads of this process (64 striped
+        locks); a :attr:`~flask_tiktok.BaseStorage.shared` backend holds a
+        lock every process sees.
+        """
+        lock = self._stripes[zlib.crc32(open_id.encode("utf-8")) % len(self._stripes)]
+        with lock:
+            yield
+
+    # -- webhook deliveries ----------------------------------------------------
+
+    def remember_delivery(self, key: str, ttl: float) -> bool:
+        """Record a webhook delivery for ``ttl`` seconds; True when first seen.
+
+        TikTok delivers at least once and retries for 72 hours, so an event
+        whose ``key`` is already recorded is acknowledged and not handled
+        again. The default record lives in this process (at most 50,000
+        deliveries, oldest forgotten first): with several worker processes a
+        retry reaching another worker is handled twice. A server-side backend
+        overrides this (and :meth:`forget_delivery`) with an atomic
+        insert-if-absent every process sees.
+        """
+        return self._deliveries().add(key, 0.0, ttl)
+
+    def forget_delivery(self, key: str) -> None:
+        """Drop a recorded delivery whose handling failed, so a retry runs it."""
+        self._deliveries().discard(key)
+
+    def _deliveries(self) -> ExpiringRecord:
+        # Created on first use: subclasses need not call an __init__.
+        if self._delivery_record is None:
+            with BaseStorage._deliveries_lock:
+                if self._delivery_record is None:
+                    self._delivery_record = ExpiringRecord(50_000)
+        return self._delivery_record

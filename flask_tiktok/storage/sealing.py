@@ -1,0 +1,131 @@
+"""Sealing tokens: how every storage keeps a token pair, encrypted.
+
+:func:`seal_tokens` turns an :class:`~flask_tiktok.OAuth2Tokens` into a short
+encrypted text (AES-256-GCM, key from the app's ``SECRET_KEY``, the user's
+``open_id`` bound as associated data), and :func:`unseal_tokens` reads it back.
+The cookie storage puts that text in the session, the SQLAlchemy storage in a
+column: neither ever holds a token in clear.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app
+
+from ..tokens import OAuth2Tokens
+
+__all__ = ["TokenCipher", "seal_tokens", "unseal_tokens"]
+
+_INFO = b"flask-tiktok token encryption v1"
+
+
+def _derive(secret: str | bytes) -> AESGCM:
+    raw = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return AESGCM(hmac.new(raw, _INFO, hashlib.sha256).digest())
+
+
+class TokenCipher:
+    """AES-256-GCM with a key derived from the app's ``SECRET_KEY``.
+
+    Encrypts with the first secret and decrypts with any of them, so
+    ``SECRET_KEY_FALLBACKS`` keep old cookies readable during a key rotation.
+    ``context`` (the user's ``open_id``) is bound as associated data: a token
+    blob moved to another user's record does not decrypt.
+    """
+
+    def __init__(self, secrets: Sequence[str | bytes | None]) -> None:
+        if not secrets or not secrets[0]:
+            raise RuntimeError(
+                "flask-tiktok encrypts tokens with the app's SECRET_KEY: set"
+                " app.config['SECRET_KEY'] (the same on every worker)."
+            )
+        self._keys = [_derive(s) for s in secrets if s]
+
+    def encrypt(self, plaintext: bytes, context: str) -> str:
+        """Encrypt and return URL-safe text."""
+        nonce = os.urandom(12)
+        sealed = self._keys[0].encrypt(nonce, plaintext, context.encode("utf-8"))
+        return base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
+
+    def decrypt(self, text: str, context: str) -> bytes | None:
+        """Decrypt what :meth:`encrypt` made; ``None`` if no key opens it."""
+        try:
+            blob = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except (ValueError, TypeError):
+            return None
+        nonce, sealed = blob[:12], blob[12:]
+        for key in self._keys:
+            try:
+                return key.decrypt(nonce, sealed, context.encode("utf-8"))
+            except (InvalidTag, ValueError):
+                continue
+        return None
+
+
+def seal_tokens(open_id: str, tokens: OAuth2Tokens) -> str:
+    """``tokens`` encrypted for ``open_id`` with the current app's key.
+
+    Only what is needed to use and refresh them is kept: the two tokens,
+    their lifetimes (as :meth:`~flask_tiktok.OAuth2Tokens.lifetime` reads
+    them, never the raw value) and when they were issued.
+    """
+    compact = [
+        tokens.access_token,
+        tokens.refresh_token,
+        _compact(tokens.lifetime("expires_in")),
+        _compact(tokens.lifetime("refresh_expires_in")),
+        int(tokens.issued_at),
+    ]
+    return _cipher().encrypt(
+        json.dumps(compact, separators=(",", ":")).encode(), open_id
+    )
+
+
+def unseal_tokens(text: str, open_id: str, scope: str) -> OAuth2Tokens | None:
+    """What :func:`seal_tokens` sealed for ``open_id``, with the stored
+    comma-separated ``scope``; ``None`` when no key of the app opens it."""
+    plain = _cipher().decrypt(text, open_id)
+    if plain is None:
+        return None
+    access, refresh, expires_in, refresh_expires_in, issued_at = json.loads(plain)
+    data: dict[str, Any] = {
+        "access_token": access,
+        "open_id": open_id,
+        "scope": scope,
+        "token_type": "Bearer",
+    }
+    if refresh:
+        data["refresh_token"] = refresh
+    if expires_in is not None:
+        data["expires_in"] = expires_in
+    if refresh_expires_in is not None:
+        data["refresh_expires_in"] = refresh_expires_in
+    return OAuth2Tokens(data, issued_at)
+
+
+def _compact(seconds: float | None) -> float | None:
+    # 86400, not 86400.0: shorter in a cookie.
+    if seconds is not None and seconds.is_integer() and abs(seconds) < 2**53:
+        return int(seconds)
+    return seconds
+
+
+def _cipher() -> TokenCipher:
+    config = current_app.config
+    fallbacks = config.get("SECRET_KEY_FALLBACKS") or ()
+    return _cipher_for((config.get("SECRET_KEY"), *fallbacks))
+
+
+@lru_cache(maxsize=8)
+def _cipher_for(secrets: tuple[str | bytes, ...]) -> TokenCipher:
+    return TokenCipher(secrets)

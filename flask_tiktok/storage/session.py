@@ -1,0 +1,110 @@
+"""The default storage: the login in Flask's session (a signed cookie).
+
+The profile and granted scopes are kept as they are (signed by Flask, cheap
+to read on every request); the tokens are sealed
+(:mod:`flask_tiktok.storage.sealing`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from typing import Any
+
+from flask import has_request_context, session
+
+from ..tokens import OAuth2Tokens
+from ..wire import join_list, split_list
+from .base import BaseStorage, StoredUser
+from .sealing import seal_tokens, unseal_tokens
+
+__all__ = ["SessionStorage"]
+
+_KEY = "_tiktok"
+
+
+class SessionStorage(BaseStorage):
+    """Keeps the login in Flask's session (by default a signed cookie).
+
+    The profile and granted scopes are stored as they are: Flask signs the
+    cookie, so they cannot be forged, and reading them costs no decryption.
+    The tokens are encrypted with a key derived from ``SECRET_KEY`` (see
+    :func:`~flask_tiktok.storage.sealing.seal_tokens`); whoever reads the
+    cookie sees no TikTok token. Only the request's own user can be read or
+    written: for any other ``open_id`` the methods find and change nothing.
+    """
+
+    def get_user(self) -> StoredUser | None:
+        record = session.get(_KEY) if has_request_context() else None
+        if not isinstance(record, dict):
+            return None
+        profile = record.get("u")
+        if not isinstance(profile, dict) or not isinstance(profile.get("open_id"), str):
+            return None
+        logged_in_at = record.get("a")
+        return StoredUser(
+            profile["open_id"],
+            split_list(str(record.get("s", ""))),
+            profile,
+            float(logged_in_at) if isinstance(logged_in_at, (int, float)) else None,
+        )
+
+    def get_tokens(self, open_id: str) -> OAuth2Tokens | None:
+        user = self.get_user()
+        record = session.get(_KEY) if user and user.open_id == open_id else None
+        if not record or not isinstance(record.get("t"), str):
+            return None
+        return unseal_tokens(record["t"], open_id, str(record.get("s", "")))
+
+    def set(self, user: StoredUser, tokens: OAuth2Tokens) -> None:
+        sealed = seal_tokens(user.open_id, tokens)
+        scopes = join_list(user.scopes)
+        room = _COOKIE_BUDGET - len(sealed) - len(scopes)
+        session[_KEY] = {
+            "u": _fitting_profile(user.profile, user.open_id, room),
+            "s": scopes,
+            "t": sealed,
+            "a": round(user.logged_in_at or time.time(), 3),
+        }
+
+    def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
+        user = self.get_user()
+        if user is None or user.open_id != open_id:
+            return
+        if tokens.scopes:
+            user = replace(user, scopes=tokens.scopes)
+        # Through set(): the new tokens may be longer, and the profile must
+        # still leave room for them within the cookie's budget.
+        self.set(user, tokens)
+
+    def delete(self, open_id: str | None = None) -> None:
+        if not has_request_context():
+            return
+        user = self.get_user()
+        if open_id is None or (user is not None and user.open_id == open_id):
+            session.pop(_KEY, None)
+
+
+#: Characters of the session cookie a login may take: browsers drop a cookie
+#: over 4 KB, and the app's session holds pending logins and its own data.
+_COOKIE_BUDGET = 3000
+
+
+def _fitting_profile(
+    profile: dict[str, Any], open_id: str, room: int
+) -> dict[str, Any]:
+    """``profile`` with its largest fields dropped until it fits ``room``.
+
+    A profile too big for the cookie would make the browser drop the whole
+    cookie, and the login with it; a dropped field reads as ``None``.
+    """
+    kept = profile | {"open_id": open_id}
+    sizes = {k: len(json.dumps(v)) for k, v in kept.items() if k != "open_id"}
+    total = len(json.dumps(kept))
+    for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        if total <= room:
+            break
+        del kept[key]
+        total = len(json.dumps(kept))
+    return kept
