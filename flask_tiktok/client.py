@@ -244,12 +244,7 @@ class TikTokClient:
         resp = self._fetch(
             self._oauth.revoke_token, self.revoke_url, token=access_token
         )
-        body = json_object(resp)
-        if body is None:
-            raise UnexpectedResponseError(resp.status_code, resp.text)
-        error = oauth_error(body)
-        if error is not None:
-            raise error
+        _oauth_body(resp)
         if not resp.ok:
             raise UnexpectedResponseError(resp.status_code, resp.text)
 
@@ -435,13 +430,19 @@ def parse_api_response(resp: requests.Response) -> dict[str, Any]:
     return data
 
 
-def _token_body(resp: requests.Response) -> dict[str, Any]:
+def _oauth_body(resp: requests.Response) -> dict[str, Any]:
+    """An OAuth endpoint's JSON object; the OAuth error it carries raises."""
     body = json_object(resp)
     if body is None:
         raise UnexpectedResponseError(resp.status_code, resp.text)
     error = oauth_error(body)
     if error is not None:
         raise error
+    return body
+
+
+def _token_body(resp: requests.Response) -> dict[str, Any]:
+    body = _oauth_body(resp)
     token = body.get("access_token")
     if not resp.ok or not isinstance(token, str) or not token:
         raise UnexpectedResponseError(resp.status_code, _redacted(body))

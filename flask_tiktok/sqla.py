@@ -1,25 +1,10 @@
 """Old import path of :mod:`flask_tiktok.storage.sqla` (kept working).
 
-Import from ``flask_tiktok.storage`` (``SQLAlchemyStorage``) or
-``flask_tiktok.storage.sqla`` (the mixins, models and ``metadata``).
+Import ``SQLAlchemyStorage`` from ``flask_tiktok.storage``, and the mixins,
+models and ``metadata`` from ``flask_tiktok.storage.sqla``.
 """
 
 from __future__ import annotations
 
-from .storage.sqla import (
-    SQLAlchemyStorage,
-    TikTokAccount,
-    TikTokAccountMixin,
-    TikTokDeliveryMixin,
-    TikTokWebhookDelivery,
-    metadata,
-)
-
-__all__ = [
-    "SQLAlchemyStorage",
-    "TikTokAccount",
-    "TikTokAccountMixin",
-    "TikTokDeliveryMixin",
-    "TikTokWebhookDelivery",
-    "metadata",
-]
+from .storage.sqla import *  # noqa: F403
+from .storage.sqla import __all__ as __all__

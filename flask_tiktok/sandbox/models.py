@@ -151,31 +151,22 @@ def default_apps() -> list[SandboxApp]:
     return [SandboxApp()]
 
 
+#: The demo users: :class:`SandboxUser`'s fields in their order, from
+#: ``open_id`` to ``likes_count``, then the seed and number of their videos.
+_DEMO_USERS = (
+    (("sandbox-open-id-alice", "sandbox-union-id-alice", "Alice Sandbox",
+      "alice.sandbox", None,
+      "Dancing through the sandbox. Not a real TikTok account.",
+      True, 128_400, 311, 2_904_117), 1, 45),
+    (("sandbox-open-id-bob", "sandbox-union-id-bob", "Bob Sandbox <test>",
+      "bob_sandbox", None, "Cooking & coding.\nSecond line of the bio.",
+      False, 42, 1_024, 880), 2, 46),
+)  # fmt: skip
+
+
 def default_users() -> list[SandboxUser]:
     """The two demo users ``Sandbox()`` knows when given no ``users``."""
     return [
-        SandboxUser(
-            open_id="sandbox-open-id-alice",
-            union_id="sandbox-union-id-alice",
-            display_name="Alice Sandbox",
-            username="alice.sandbox",
-            bio_description="Dancing through the sandbox. Not a real TikTok account.",
-            is_verified=True,
-            follower_count=128_400,
-            following_count=311,
-            likes_count=2_904_117,
-            videos=demo_videos(1, 45),
-        ),
-        SandboxUser(
-            open_id="sandbox-open-id-bob",
-            union_id="sandbox-union-id-bob",
-            display_name="Bob Sandbox <test>",
-            username="bob_sandbox",
-            bio_description="Cooking & coding.\nSecond line of the bio.",
-            is_verified=False,
-            follower_count=42,
-            following_count=1_024,
-            likes_count=880,
-            videos=demo_videos(2, 46),
-        ),
+        SandboxUser(*fields, videos=demo_videos(seed, count))
+        for fields, seed, count in _DEMO_USERS
     ]
