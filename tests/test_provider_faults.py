@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import (
+from flask import Flask
+from helpers import (
     REVOKE_URL,
     TOKEN_URL,
     USER_INFO_URL,
@@ -22,8 +23,8 @@ from conftest import (
     log_in,
     start_login,
     token_body,
+    who,
 )
-from flask import Flask
 
 LOG_ID = "202611240000LOGID42"
 HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
@@ -119,10 +120,6 @@ def assert_logged_once(
     assert len(records) == 1, [r.getMessage() for r in records]
     assert (LOG_ID in records[0].getMessage()) is has_log_id
     return records[0]
-
-
-def who(client: Any) -> str:
-    return str(client.get("/").get_data(as_text=True))
 
 
 @pytest.fixture

@@ -1254,3 +1254,27 @@ def test_python_m_sandbox_serves_until_interrupted(
     assert callback.path == "/tiktok/callback"
     assert parse_qs(callback.query)["state"] == ["s" * 32]
     assert "code" in parse_qs(callback.query)
+
+
+def test_a_non_ascii_consent_signature_is_refused_not_a_500() -> None:
+    """A consent signature that is not ASCII (on which hmac.compare_digest
+    raises TypeError) is a bad request: a 400 page, no redirect with a code."""
+    sandbox = Sandbox()
+    app = sandbox.apps[0]
+    client = sandbox.wsgi_app.test_client()
+    response = client.post(
+        "/v2/auth/authorize/",
+        data={
+            "client_key": app.client_key,
+            "scope": "user.info.basic",
+            "response_type": "code",
+            "redirect_uri": "http://127.0.0.1:5000/tiktok/callback",
+            "state": "s",
+            "code_challenge": "c" * 64,
+            "code_challenge_method": "S256",
+            "consent_signature": "\u00e9" * 64,
+            "action": "authorize",
+        },
+    )
+    assert response.status_code == 400
+    assert "Location" not in response.headers  # no code goes back to the app

@@ -15,7 +15,6 @@ import json
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,17 +23,21 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 import requests_mock
-from conftest import (
+from flask import Flask, jsonify
+from helpers import (
     REVOKE_URL,
     TOKEN_URL,
     USER_INFO_URL,
+    cookie_payload,
     create_app,
+    form,
     log_in,
     start_login,
     token_body,
+    token_calls,
     user_info_body,
+    who,
 )
-from flask import Flask, jsonify
 from werkzeug.serving import make_server
 
 from flask_tiktok import current_tiktok_user, signals
@@ -44,28 +47,6 @@ from flask_tiktok.sandbox import Sandbox
 from flask_tiktok.testing import login_as
 
 SANDBOX_REDIRECT = "http://127.0.0.1/tiktok/callback"
-
-
-def form(request: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.text).items()}
-
-
-def token_calls(mock: Any) -> list[dict[str, str]]:
-    return [form(r) for r in mock.request_history if r.url == TOKEN_URL]
-
-
-def who(client: Any) -> str:
-    return str(client.get("/").get_data(as_text=True))
-
-
-def cookie_payload(client: Any) -> str:
-    """What anyone holding the session cookie reads without the SECRET_KEY."""
-    cookie = client.get_cookie("session")
-    assert cookie is not None
-    value = cookie.value
-    data = value.lstrip(".").split(".")[0]
-    raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-    return (zlib.decompress(raw) if value.startswith(".") else raw).decode()
 
 
 @pytest.fixture
