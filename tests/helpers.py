@@ -92,8 +92,8 @@ INVALID_GRANT = {"error": "invalid_grant", "log_id": "L"}
 # -- the test app ---------------------------------------------------------------
 
 
-def create_app(*, storage: BaseStorage | None = None, **config: Any) -> Flask:
-    """A small app with public, protected and scope-protected routes."""
+def bare_app(*, storage: BaseStorage | None = None, **config: Any) -> Flask:
+    """An app with TikTok registered (the test credentials) and no routes."""
     app = Flask(__name__)
     app.config.update(
         TESTING=True,
@@ -102,7 +102,14 @@ def create_app(*, storage: BaseStorage | None = None, **config: Any) -> Flask:
         TIKTOK_CLIENT_SECRET=CLIENT_SECRET,
     )
     app.config.update(config)
-    tiktok = TikTok(app, storage=storage)
+    app.extensions["test_tiktok"] = TikTok(app, storage=storage)
+    return app
+
+
+def create_app(*, storage: BaseStorage | None = None, **config: Any) -> Flask:
+    """A small app with public, protected and scope-protected routes."""
+    app = bare_app(storage=storage, **config)
+    tiktok: TikTok = app.extensions["test_tiktok"]
 
     @app.get("/")
     def home() -> str:
@@ -131,7 +138,6 @@ def create_app(*, storage: BaseStorage | None = None, **config: Any) -> Flask:
             tiktok.api.call("GET", "user/info/", params={"fields": "open_id"})
         )
 
-    app.extensions["test_tiktok"] = tiktok
     return app
 
 
@@ -165,6 +171,14 @@ def log_in(client: Any, next_url: str | None = None) -> Any:
     return client.get(
         f"/tiktok/callback?code=code-123&scopes=user.info.basic&state={state}"
     )
+
+
+def expired_login(client: Any, tiktok_mock: Any, **overrides: Any) -> None:
+    """Log ``client`` in with a 30-second access token (expired within the
+    leeway); TikTok then answers a refresh with ``ROTATED``."""
+    tiktok_mock.post(TOKEN_URL, json=token_body(expires_in=30, **overrides))
+    log_in(client)
+    tiktok_mock.post(TOKEN_URL, json=ROTATED)
 
 
 def log_in_as_bob(client: Any, tiktok_mock: Any) -> None:
@@ -218,6 +232,16 @@ def token_calls(mock: Any) -> list[dict[str, str]]:
 def refreshes(mock: Any) -> list[dict[str, str]]:
     """The forms of the refresh grants sent to the token endpoint."""
     return [f for f in token_calls(mock) if f["grant_type"] == "refresh_token"]
+
+
+def refresh_form(refresh_token: str = "rft.alice-1") -> dict[str, str]:
+    """What the app sends TikTok to refresh ``refresh_token``."""
+    return {
+        "client_key": CLIENT_KEY,
+        "client_secret": CLIENT_SECRET,
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+    }
 
 
 def revoked_tokens(mock: Any) -> list[str]:

@@ -26,11 +26,7 @@ from helpers import (
     user_info_body,
 )
 
-from flask_tiktok import (
-    SessionStorage,
-    TikTokLoginRequired,
-    signals,
-)
+from flask_tiktok import SessionStorage, TikTokLoginRequired, signals
 from flask_tiktok.sqla import SQLAlchemyStorage
 from flask_tiktok.tokens import OAuth2Tokens
 

@@ -17,9 +17,7 @@ from helpers import (
     start_login,
 )
 
-from flask_tiktok import (
-    TikTok,
-)
+from flask_tiktok import TikTok
 from flask_tiktok.state import get_state
 
 

@@ -27,10 +27,7 @@ from helpers import (
     user_info_body,
 )
 
-from flask_tiktok import (
-    signals,
-    tiktok_login_required,
-)
+from flask_tiktok import signals, tiktok_login_required
 
 # -- the login flow
 
@@ -90,14 +87,7 @@ def test_login_end_to_end(app: Flask, tiktok_mock: Any) -> None:
 def test_a_new_login_replaces_the_previous_user(app: Flask, tiktok_mock: Any) -> None:
     client = app.test_client()
     log_in(client)
-    tiktok_mock.post(
-        TOKEN_URL, json=token_body(access_token="act.bob", open_id="open-id-bob")
-    )
-    tiktok_mock.get(
-        USER_INFO_URL,
-        json=user_info_body({"open_id": "open-id-bob", "display_name": "Bob"}),
-    )
-    log_in(client)
+    log_in_as_bob(client, tiktok_mock)
     assert client.get("/").get_data(as_text=True) == "Hello Bob"
     client.post("/tiktok/logout")
     assert form(calls(tiktok_mock, REVOKE_URL)[-1])["token"] == "act.bob"

@@ -20,9 +20,7 @@ from helpers import (
     token_body,
 )
 
-from flask_tiktok import (
-    signals,
-)
+from flask_tiktok import signals
 from flask_tiktok.state import get_state
 
 
@@ -32,6 +30,14 @@ def test_logout_by_get_logs_nobody_out(app: Flask, tiktok_mock: Any) -> None:
     assert client.get("/tiktok/logout").status_code == 405
     assert client.get("/me").status_code == 200
     assert not any(r.url == REVOKE_URL for r in tiktok_mock.request_history)
+
+
+def logout_with(app: Flask, headers: dict[str, str]) -> tuple[int, int]:
+    """Log in, POST the logout with ``headers``: its status, then /me's."""
+    client = app.test_client()
+    log_in(client)
+    status = client.post("/tiktok/logout", headers=headers).status_code
+    return status, client.get("/me").status_code
 
 
 @pytest.mark.parametrize(
@@ -47,10 +53,7 @@ def test_logout_by_get_logs_nobody_out(app: Flask, tiktok_mock: Any) -> None:
 def test_cross_site_logout_is_refused(
     app: Flask, tiktok_mock: Any, headers: dict[str, str]
 ) -> None:
-    client = app.test_client()
-    log_in(client)
-    assert client.post("/tiktok/logout", headers=headers).status_code == 403
-    assert client.get("/me").status_code == 200
+    assert logout_with(app, headers) == (403, 200)  # /me still served
     assert not any(r.url == REVOKE_URL for r in tiktok_mock.request_history)
 
 
@@ -60,10 +63,7 @@ def test_cross_site_logout_is_refused(
 def test_same_site_logout_works(
     app: Flask, tiktok_mock: Any, headers: dict[str, str]
 ) -> None:
-    client = app.test_client()
-    log_in(client)
-    assert client.post("/tiktok/logout", headers=headers).status_code == 302
-    assert client.get("/me").status_code == 302
+    assert logout_with(app, headers) == (302, 302)  # /me sends to the login
 
 
 def test_logout_survives_a_revoke_failure(app: Flask, tiktok_mock: Any) -> None:

@@ -6,10 +6,7 @@ import string
 
 import pytest
 
-from flask_tiktok import (
-    generate_code_verifier,
-    generate_state,
-)
+from flask_tiktok import generate_code_verifier, generate_state
 
 
 def test_generated_secrets() -> None:

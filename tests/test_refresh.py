@@ -21,27 +21,20 @@ from helpers import (
     bearers,
     calls,
     create_app,
+    expired_login,
     form,
     log_in,
+    refresh_form,
     refreshes,
     token_body,
     user_info_body,
 )
 from werkzeug.serving import make_server
 
-from flask_tiktok import (
-    SessionStorage,
-    signals,
-)
+from flask_tiktok import SessionStorage, signals
 from flask_tiktok.refresh import TokenRefresher, _RotationRecord
 from flask_tiktok.state import get_state
 from flask_tiktok.tokens import OAuth2Tokens
-
-
-def expired_login(client: Any, mock: Any, **overrides: Any) -> None:
-    mock.post(TOKEN_URL, json=token_body(expires_in=30, **overrides))
-    log_in(client)
-    mock.post(TOKEN_URL, json=ROTATED)
 
 
 def test_expired_token_is_refreshed_once_and_the_pair_stored(
@@ -55,18 +48,8 @@ def test_expired_token_is_refreshed_once_and_the_pair_stored(
     ):
         assert client.get("/api/me").status_code == 200
         assert client.get("/api/me").status_code == 200
-    assert refreshes(tiktok_mock) == [
-        {
-            "client_key": "client-key-1",
-            "client_secret": "client-secret-1",
-            "grant_type": "refresh_token",
-            "refresh_token": "rft.alice-1",
-        }
-    ]
-    assert bearers(tiktok_mock)[-2:] == [
-        "Bearer act.alice-2",
-        "Bearer act.alice-2",
-    ]
+    assert refreshes(tiktok_mock) == [refresh_form()]
+    assert bearers(tiktok_mock)[-2:] == ["Bearer act.alice-2", "Bearer act.alice-2"]
     assert [(r["open_id"], r["tokens"].refresh_token) for r in refreshed] == [
         ("open-id-alice", "rft.alice-2")
     ]
@@ -262,10 +245,7 @@ def test_token_rejected_before_expiry_is_refreshed_and_retried(
         [{"json": INVALID_TOKEN, "status_code": 401}, {"json": user_info_body()}],
     )
     assert client.get("/api/me").status_code == 200
-    assert bearers(tiktok_mock)[-2:] == [
-        "Bearer act.alice-1",
-        "Bearer act.alice-2",
-    ]
+    assert bearers(tiktok_mock)[-2:] == ["Bearer act.alice-1", "Bearer act.alice-2"]
     assert [f["refresh_token"] for f in refreshes(tiktok_mock)] == ["rft.alice-1"]
     # The refreshed pair was stored: the next request uses it without a refresh.
     tiktok_mock.get(USER_INFO_URL, json=user_info_body())

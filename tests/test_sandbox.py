@@ -460,42 +460,39 @@ def test_no_account_chosen_shows_the_page_again(
     assert sandbox.authorizations() == []
 
 
+def refused_submission(url: str, data: Any) -> str:
+    """POST a consent form to the sandbox: it answers with a 400 page, no
+    redirect; return the page."""
+    answer = http_post(f"{url}/v2/auth/authorize/", data=data, allow_redirects=False)
+    assert answer.status_code == 400
+    assert "Location" not in answer.headers
+    return answer.text
+
+
 def test_a_form_granting_a_scope_that_was_not_requested_is_refused(
     server: SandboxServer, sandbox: Sandbox
 ) -> None:
     form = consent_form(server.url)  # user.info.basic,video.list
     data = form.submission(action="authorize", open_id=ALICE)
-    added = http_post(
-        f"{server.url}/v2/auth/authorize/",
-        data=[*data, ("granted_scope", "user.info.stats")],
-        allow_redirects=False,
+    added = refused_submission(
+        server.url, [*data, ("granted_scope", "user.info.stats")]
     )
-    assert added.status_code == 400
-    assert "Location" not in added.headers
-    assert "grants a scope the app did not ask for" in added.text
-    assert "user.info.stats" in added.text
+    assert "grants a scope the app did not ask for" in added
+    assert "user.info.stats" in added
 
     # Widening the request itself breaks the page's signature.
     widened = [
         (name, f"{value},user.info.stats" if name == "scope" else value)
         for name, value in data
     ]
-    changed = http_post(
-        f"{server.url}/v2/auth/authorize/",
-        data=[*widened, ("granted_scope", "user.info.stats")],
-        allow_redirects=False,
+    changed = refused_submission(
+        server.url, [*widened, ("granted_scope", "user.info.stats")]
     )
-    assert changed.status_code == 400
-    assert "Location" not in changed.headers
-    assert "consent form was changed" in changed.text
+    assert "consent form was changed" in changed
 
-    unsigned = http_post(
-        f"{server.url}/v2/auth/authorize/",
-        data={**authorize_params(), "action": "authorize", "open_id": ALICE},
-        allow_redirects=False,
+    refused_submission(
+        server.url, {**authorize_params(), "action": "authorize", "open_id": ALICE}
     )
-    assert unsigned.status_code == 400
-    assert "Location" not in unsigned.headers
     assert sandbox.authorizations() == []
     assert sandbox.store._codes == {}
 

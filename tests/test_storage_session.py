@@ -21,9 +21,7 @@ from helpers import (
     user_info_body,
 )
 
-from flask_tiktok import (
-    SessionStorage,
-)
+from flask_tiktok import SessionStorage
 from flask_tiktok.crypto import TokenCipher
 from flask_tiktok.state import get_state
 from flask_tiktok.tokens import OAuth2Tokens

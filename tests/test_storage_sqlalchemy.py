@@ -22,13 +22,15 @@ from helpers import (
     REVOKE_URL,
     ROTATED,
     TOKEN_URL,
-    USER_INFO_URL,
     create_app,
     event_body,
     expired,
+    expired_login,
     form,
     log_in,
+    log_in_as_bob,
     post,
+    refresh_form,
     refreshes,
     row,
     store,
@@ -81,6 +83,14 @@ def cookie_session(app: Flask, client: Any) -> dict[str, Any]:
     assert serializer is not None
     loaded: dict[str, Any] = serializer.loads(cookie.value)
     return loaded
+
+
+def logged_in_twice(app: Flask) -> tuple[Any, Any]:
+    """Alice logged in on two devices (two browsers): her laptop and phone."""
+    laptop, phone = app.test_client(), app.test_client()
+    log_in(laptop)
+    log_in(phone)
+    return laptop, phone
 
 
 # -- login, the cookie, encryption at rest ------------------------------------
@@ -177,9 +187,7 @@ def test_a_forged_or_stale_cookie_reference_is_anonymous(
 def test_devices_share_a_login_and_logout_revokes_and_ends_it_everywhere(
     app: Flask, engine: Engine, tiktok_mock: Any
 ) -> None:
-    laptop, phone = app.test_client(), app.test_client()
-    log_in(laptop)
-    log_in(phone)
+    laptop, phone = logged_in_twice(app)
     first_login = row(engine).login_id
     assert cookie_session(app, phone)["_tiktok_id"] == [ALICE, first_login]
     assert phone.get("/me").status_code == 200
@@ -212,17 +220,7 @@ def test_logging_in_as_someone_else_does_not_log_the_previous_user_out(
 ) -> None:
     client = app.test_client()
     log_in(client)
-    tiktok_mock.post(
-        TOKEN_URL, json=token_body(open_id="open-id-bob", access_token="act.bob")
-    )
-    tiktok_mock.get(
-        USER_INFO_URL,
-        json={
-            "data": {"user": {"open_id": "open-id-bob", "display_name": "Bob"}},
-            "error": {"code": "ok", "message": "", "log_id": "x"},
-        },
-    )
-    log_in(client)
+    log_in_as_bob(client, tiktok_mock)
     assert client.get("/").get_data(as_text=True) == "Hello Bob"
     assert row(engine).sealed_tokens is not None  # Alice's jobs keep working
     assert row(engine, "open-id-bob").sealed_tokens is not None
@@ -255,19 +253,10 @@ def test_an_expired_token_is_refreshed_and_the_rotated_pair_stored(
     app: Flask, engine: Engine, tiktok_mock: Any
 ) -> None:
     client = app.test_client()
-    tiktok_mock.post(TOKEN_URL, json=token_body(expires_in=30))
-    log_in(client)
-    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    expired_login(client, tiktok_mock)
     before = row(engine)
     assert client.get("/api/me").status_code == 200
-    assert refreshes(tiktok_mock) == [
-        {
-            "client_key": "client-key-1",
-            "client_secret": "client-secret-1",
-            "grant_type": "refresh_token",
-            "refresh_token": "rft.alice-1",
-        }
-    ]
+    assert refreshes(tiktok_mock) == [refresh_form()]
     assert tiktok_mock.last_request.headers["Authorization"] == "Bearer act.alice-2"
     after = row(engine)
     assert after.sealed_tokens != before.sealed_tokens
@@ -285,8 +274,7 @@ def test_a_refused_refresh_deletes_the_stored_tokens(
     app: Flask, engine: Engine, tiktok_mock: Any
 ) -> None:
     client = app.test_client()
-    tiktok_mock.post(TOKEN_URL, json=token_body(expires_in=30))
-    log_in(client)
+    expired_login(client, tiktok_mock)
     tiktok_mock.post(
         TOKEN_URL,
         json={"error": "invalid_grant", "error_description": "revoked", "log_id": "L"},
@@ -467,9 +455,7 @@ def test_a_delivery_is_remembered_once_across_connections(
 def test_authorization_removed_webhook_logs_out_everywhere_and_is_handled_once(
     app: Flask, engine: Engine, tiktok_mock: Any
 ) -> None:
-    laptop, phone = app.test_client(), app.test_client()
-    log_in(laptop)
-    log_in(phone)
+    laptop, phone = logged_in_twice(app)
     body = event_body("authorization.removed", content={"reason": 1})
     assert post(laptop, body).get_json() == {"status": "ok"}
     assert row(engine).sealed_tokens is None
@@ -621,8 +607,7 @@ def test_logged_out_receiver_may_touch_the_users_row(
         storage.create_all()
         app = create_app(storage=storage)
         client = app.test_client()
-        tiktok_mock.post(TOKEN_URL, json=token_body(expires_in=30))
-        log_in(client)
+        expired_login(client, tiktok_mock)
         tiktok_mock.post(TOKEN_URL, json=INVALID_GRANT)
         t = TikTokAccount.__table__
 

@@ -333,6 +333,13 @@ def test_is_safe_next_accepts_local_paths(target: str) -> None:
     assert is_safe_next(target) is True
 
 
+def login_with_next(client: Any, target: str) -> Any:
+    """Log in through ``/login?next=target``; return the callback's response."""
+    response = client.get("/tiktok/login", query_string={"next": target})
+    state = parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
+    return client.get(f"/tiktok/callback?code=c&state={state}")
+
+
 @pytest.fixture
 def home_app() -> Flask:
     return create_app(TIKTOK_LOGIN_REDIRECT="/home")
@@ -345,9 +352,7 @@ def test_open_redirect_through_login_next(
     """Threat: open redirect after login via ``/login?next=`` (RFC 9700 4.11):
     the callback falls back to TIKTOK_LOGIN_REDIRECT."""
     client = home_app.test_client()
-    response = client.get("/tiktok/login", query_string={"next": target})
-    state = parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
-    back = client.get(f"/tiktok/callback?code=c&state={state}")
+    back = login_with_next(client, target)
     assert back.status_code == 302
     assert back.headers["Location"] == "/home"
 
@@ -372,9 +377,7 @@ def test_local_next_is_followed_at_login_and_logout(
 ) -> None:
     """The redirect tables' control: a local path survives both routes."""
     client = home_app.test_client()
-    response = client.get("/tiktok/login", query_string={"next": target})
-    state = parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
-    assert client.get(f"/tiktok/callback?code=c&state={state}").location == target
+    assert login_with_next(client, target).location == target
     assert client.post("/tiktok/logout", data={"next": target}).location == target
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import (
-    token_body,
-)
+from helpers import token_body
 
 from flask_tiktok.tokens import OAuth2Tokens
 

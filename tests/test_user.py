@@ -8,15 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
-from helpers import (
-    create_app,
-    log_in,
-)
+from helpers import create_app, log_in
 
-from flask_tiktok import (
-    current_tiktok_user,
-    tiktok_login_required,
-)
+from flask_tiktok import current_tiktok_user, tiktok_login_required
 from flask_tiktok.storage import StoredUser
 from flask_tiktok.user import AnonymousTikTokUser, TikTokUser
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from helpers import ALICE, create_app, event_body, log_in, post, sign
+from helpers import ALICE, bare_app, create_app, event_body, log_in, post, sign
 from helpers import CLIENT_KEY as KEY
 from helpers import CLIENT_SECRET as SECRET
 from helpers import WEBHOOK_URL as URL
@@ -86,16 +86,8 @@ class RecordingStorage(SessionStorage):
 
 
 def storage_app(storage: BaseStorage, **config: Any) -> Flask:
-    app = Flask(__name__)
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY="test-secret-key-0123456789",
-        TIKTOK_CLIENT_KEY=KEY,
-        TIKTOK_CLIENT_SECRET=SECRET,
-        **config,
-    )
-    TikTok(app, storage=storage)
-    return app
+    """An app of no routes but TikTok's, on ``storage``."""
+    return bare_app(storage=storage, **config)
 
 
 # -- accepted events ----------------------------------------------------------
@@ -471,11 +463,22 @@ class Clock:
         return self.now
 
 
-def test_a_cookie_user_whose_authorization_was_removed_is_logged_out(
-    tiktok_mock: Any, received: Received, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """``time.time`` is this clock for the test."""
     clock = Clock()
     monkeypatch.setattr(time, "time", clock)
+    return clock
+
+
+def deliver(app: Flask, body: bytes) -> None:
+    """TikTok delivers ``body``, signed, from its own client; it is accepted."""
+    assert post(app.test_client(), body).status_code == 200
+
+
+def test_a_cookie_user_whose_authorization_was_removed_is_logged_out(
+    tiktok_mock: Any, received: Received, clock: Clock
+) -> None:
     app = create_app(TIKTOK_REMEMBER_REMOVED=True)
     browser = app.test_client()
     log_in(browser)
@@ -483,7 +486,7 @@ def test_a_cookie_user_whose_authorization_was_removed_is_logged_out(
 
     clock.now += 60
     removal = event_body("authorization.removed", content={"reason": 1})
-    assert post(app.test_client(), removal).status_code == 200
+    deliver(app, removal)
 
     clock.now += 60
     answer = browser.get("/me")
@@ -502,10 +505,8 @@ def test_a_cookie_user_whose_authorization_was_removed_is_logged_out(
 
 
 def test_a_login_made_after_a_late_delivered_removal_stands(
-    tiktok_mock: Any, received: Received, monkeypatch: pytest.MonkeyPatch
+    tiktok_mock: Any, received: Received, clock: Clock
 ) -> None:
-    clock = Clock()
-    monkeypatch.setattr(time, "time", clock)
     app = create_app(TIKTOK_REMEMBER_REMOVED=True)
     removed_at = int(clock.now)
     clock.now += 120
@@ -513,38 +514,34 @@ def test_a_login_made_after_a_late_delivered_removal_stands(
     log_in(browser)
     # TikTok's retry arrives after the user logged in again.
     removal = event_body("authorization.removed", create_time=removed_at)
-    assert post(app.test_client(), removal).status_code == 200
+    deliver(app, removal)
     assert browser.get("/me").status_code == 200
     assert received.logged_out == []
 
 
 def test_without_the_option_a_cookie_user_stays_logged_in(
-    tiktok_mock: Any, received: Received, monkeypatch: pytest.MonkeyPatch
+    tiktok_mock: Any, received: Received, clock: Clock
 ) -> None:
-    clock = Clock()
-    monkeypatch.setattr(time, "time", clock)
     app = create_app()
     browser = app.test_client()
     log_in(browser)
     clock.now += 60
     removal = event_body("authorization.removed", content={"reason": 1})
-    assert post(app.test_client(), removal).status_code == 200
+    deliver(app, removal)
     assert received.removed == [{"open_id": ALICE, "reason": 1}]
     # The cookie is all there is, and this process was not asked to remember.
     assert browser.get("/me").status_code == 200
 
 
 def test_other_users_are_not_logged_out(
-    tiktok_mock: Any, received: Received, monkeypatch: pytest.MonkeyPatch
+    tiktok_mock: Any, received: Received, clock: Clock
 ) -> None:
-    clock = Clock()
-    monkeypatch.setattr(time, "time", clock)
     app = create_app(TIKTOK_REMEMBER_REMOVED=True)
     browser = app.test_client()
     log_in(browser)
     clock.now += 60
     removal = event_body("authorization.removed", "open-id-bob")
-    assert post(app.test_client(), removal).status_code == 200
+    deliver(app, removal)
     assert browser.get("/me").status_code == 200
 
 
