@@ -108,7 +108,7 @@ def test_api_error_envelope_becomes_a_clear_answer(
 
 def test_infinite_retry_after_is_not_a_500(app: Flask, tiktok_mock: Any) -> None:
     """A ``Retry-After: inf`` (or ``1e999``) from TikTok or a proxy in front of
-    it: math.ceil(inf) raised OverflowError inside the error handler."""
+    it: the rate-limit page is a 503, with no Retry-After or a whole number."""
     client = app.test_client()
     log_in(client)
     tiktok_mock.get(
@@ -151,8 +151,9 @@ VIDEO_INIT = "https://open.tiktokapis.com/v2/post/publish/video/init/"
 def test_one_shot_body_is_not_resent_empty(
     app: Flask, tiktok_mock: Any, kind: str
 ) -> None:
-    """api.request's docstring: bodies readable once are not resent; the retry
-    must not go out with an empty body (a lost upload)."""
+    """api.request's docstring: bodies readable once are not resent. A token
+    TikTok rejects is refreshed, but the call is not retried with an empty
+    body (a lost upload): TikTok's 401 goes back to the caller."""
     sent: list[bytes] = []
     answers = iter(
         [

@@ -419,8 +419,8 @@ def test_one_client_is_safe_across_threads(client: TikTokClient) -> None:
 
 
 def test_get_user_info_refuses_a_string_of_fields(tiktok_mock: Any) -> None:
-    """list_videos/query_videos refuse a string of fields; get_user_info sent
-    ``fields=o,p,e,n,_,i,d`` to TikTok."""
+    """Like list_videos/query_videos, get_user_info refuses a string of fields
+    (it would send ``fields=o,p,e,n,_,i,d``), before any request."""
     client = TikTokClient("ck", "cs", "https://app.example/cb")
     with pytest.raises(TypeError):
         client.get_user_info("act.x", "open_id")  # type: ignore[arg-type]

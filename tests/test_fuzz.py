@@ -246,8 +246,8 @@ def test_refresh_answer_fuzz(answer: dict[str, Any]) -> None:
         assert_no_server_error(client)
 
 
-# What the fuzz found, pinned: each failed (a 500, or a cookie the browser
-# would drop) before its fix.
+# Inputs the fuzz found, pinned: each would otherwise be a 500, or a cookie the
+# browser drops.
 
 
 def logged_in_with(token_answer: dict[str, Any], profile: Any = None) -> Any:

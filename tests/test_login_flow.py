@@ -206,9 +206,8 @@ def test_token_failures(
 def test_deeply_nested_answer_is_an_unexpected_response(
     app: Flask, tiktok_mock: Any
 ) -> None:
-    """A token answer nested 100,000 deep raised RecursionError out of
-    _json_object (which catches only ValueError): a 500 traceback instead of
-    the 502 page every other malformed answer gets."""
+    """A token answer nested 100,000 deep (too deep for the JSON parser) gets
+    the 502 page every other malformed answer gets, not a 500."""
     nested = "[" * 100_000 + "]" * 100_000
     tiktok_mock.post(TOKEN_URL, text=nested)
     response = log_in(app.test_client())

@@ -68,10 +68,8 @@ def test_missing_scope_as_json_is_403(app: Flask, tiktok_mock: Any) -> None:
 
 
 def test_login_required_with_a_string_scope() -> None:
-    """``@tiktok_login_required(scopes="user.info.basic")`` required the
-    scopes "u", "s", "e", ...: a user who granted user.info.basic was sent
-    to TikTok asking for scope=user.info.basic,u,s,e,r,.,i,n,f,o,b,a,c."""
-
+    """``@tiktok_login_required(scopes="user.info.basic")`` is a TypeError at
+    decoration: a string would be read as the scopes "u", "s", "e", ..."""
     with pytest.raises(TypeError, match="not a string"):
         tiktok_login_required(scopes="user.info.basic")  # type: ignore[arg-type]
 
