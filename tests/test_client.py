@@ -5,15 +5,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
-import string
 import threading
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 import requests_mock
-from conftest import REVOKE_URL, TOKEN_URL, USER_INFO_URL, token_body, user_info_body
+from helpers import (
+    REVOKE_URL,
+    TOKEN_URL,
+    USER_INFO_URL,
+    form,
+    token_body,
+    user_info_body,
+)
 
 from flask_tiktok import (
     OAuth2RequestError,
@@ -21,8 +28,6 @@ from flask_tiktok import (
     TikTokClient,
     TikTokFetchError,
     UnexpectedResponseError,
-    generate_code_verifier,
-    generate_state,
 )
 
 REDIRECT = "https://app.example/tiktok/callback"
@@ -32,12 +37,6 @@ VERIFIER = "v" * 20 + "-._~" + "A1" * 10
 @pytest.fixture
 def client() -> TikTokClient:
     return TikTokClient("ck-1", "cs-secret-1", REDIRECT, timeout=7.5)
-
-
-def form(request: requests_mock.request._RequestObjectProxy) -> dict[str, str]:
-    parsed = parse_qs(request.text, keep_blank_values=True, strict_parsing=True)
-    assert all(len(v) == 1 for v in parsed.values()), parsed
-    return {k: v[0] for k, v in parsed.items()}
 
 
 def assert_client_auth_in_body_only(
@@ -102,19 +101,6 @@ def test_bad_constructor_arguments() -> None:
         TikTokClient("", "cs", REDIRECT)
     with pytest.raises(ValueError, match="pkce"):
         TikTokClient("ck", "cs", REDIRECT, pkce="plain")  # type: ignore[arg-type]
-
-
-def test_generated_secrets() -> None:
-    states = {generate_state() for _ in range(50)}
-    assert len(states) == 50
-    allowed = set(string.ascii_letters + string.digits + "-_")
-    assert all(len(s) >= 32 and set(s) <= allowed for s in states)
-    verifier = generate_code_verifier()
-    assert 43 <= len(verifier) <= 128
-    assert set(verifier) <= set(string.ascii_letters + string.digits + "-._~")
-    assert len(generate_code_verifier(128)) == 128
-    with pytest.raises(ValueError):
-        generate_code_verifier(42)
 
 
 def test_code_exchange_sends_tiktok_form(client: TikTokClient) -> None:
@@ -430,3 +416,43 @@ def test_one_client_is_safe_across_threads(client: TikTokClient) -> None:
     assert len(results) == 200
     assert all(token == f"act.{code}" for code, token in results.items())
     assert client.http is client.http
+
+
+def test_get_user_info_refuses_a_string_of_fields(tiktok_mock: Any) -> None:
+    """Like list_videos/query_videos, get_user_info refuses a string of fields
+    (it would send ``fields=o,p,e,n,_,i,d``), before any request."""
+    client = TikTokClient("ck", "cs", "https://app.example/cb")
+    with pytest.raises(TypeError):
+        client.get_user_info("act.x", "open_id")  # type: ignore[arg-type]
+    assert [r.url for r in tiktok_mock.request_history] == []
+
+
+def test_revoke_non_ok_without_error_body_is_unexpected(tiktok_mock: Any) -> None:
+
+    from flask_tiktok.errors import UnexpectedResponseError
+
+    tiktok_mock.post(REVOKE_URL, status_code=503, json={})
+    with pytest.raises(UnexpectedResponseError):
+        TikTokClient("k", "s", None).revoke_token("act")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "//evil.example/x",
+        "/\\evil.example",
+        "HTTPS://evil.example/",
+        "@evil.example/",
+        "%2F%2Fevil.example",
+        "https:evil.example",
+    ],
+)
+def test_relative_api_paths_stay_on_the_api_host(path: str) -> None:
+    """Threat: token exfiltration through a crafted API path. A relative
+    path, however written, is joined under TIKTOK_API_BASE_URL, so the Bearer
+    token goes to TikTok's host only (absolute URLs are the caller's choice,
+    documented in docs/security.rst)."""
+    client = TikTokClient("k", "s", "https://app.example/cb")
+    from urllib.parse import urlsplit
+
+    assert urlsplit(client.api_url(path)).netloc == "open.tiktokapis.com"

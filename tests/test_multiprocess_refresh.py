@@ -134,20 +134,24 @@ def store_expired_login(
 
     app = gunicorn_app.create_app()
     storage = app.extensions["tiktok"].storage
-    storage.create_all()
-    body = sandbox.authorize(sandbox.apps[0].client_key, OPEN_ID, ["user.info.basic"])
-    sandbox.expire_access_token(body["access_token"])
-    cookie_tokens.clear()
-    cookie_tokens.update(body)
-    tokens = OAuth2Tokens(body, time.time() - body["expires_in"] - 60)
-    with app.test_request_context() as context:
-        storage.set(
-            StoredUser(OPEN_ID, ["user.info.basic"], {"open_id": OPEN_ID}), tokens
+    try:
+        storage.create_all()
+        body = sandbox.authorize(
+            sandbox.apps[0].client_key, OPEN_ID, ["user.info.basic"]
         )
-        serializer = SecureCookieSessionInterface().get_signing_serializer(app)
-        assert serializer is not None
-        cookie: str = serializer.dumps(dict(context.session))
-    storage._factory().get_bind().dispose()
+        sandbox.expire_access_token(body["access_token"])
+        cookie_tokens.clear()
+        cookie_tokens.update(body)
+        tokens = OAuth2Tokens(body, time.time() - body["expires_in"] - 60)
+        with app.test_request_context() as context:
+            storage.set(
+                StoredUser(OPEN_ID, ["user.info.basic"], {"open_id": OPEN_ID}), tokens
+            )
+            serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+            assert serializer is not None
+            cookie: str = serializer.dumps(dict(context.session))
+    finally:
+        storage._factory().get_bind().dispose()  # the engine gunicorn_app made
     return cookie
 
 

@@ -14,16 +14,18 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import (
+from flask import Flask
+from helpers import (
     REVOKE_URL,
     TOKEN_URL,
     USER_INFO_URL,
     create_app,
+    expired_login,
     log_in,
     start_login,
     token_body,
+    who,
 )
-from flask import Flask
 
 LOG_ID = "202611240000LOGID42"
 HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
@@ -121,10 +123,6 @@ def assert_logged_once(
     return records[0]
 
 
-def who(client: Any) -> str:
-    return str(client.get("/").get_data(as_text=True))
-
-
 @pytest.fixture
 def json_app() -> Flask:
     """TESTING off and exceptions not propagated: a bug shows as a 500."""
@@ -180,20 +178,14 @@ def test_user_info_fault_at_login(
     assert who(client) == "Anonymous"
 
 
-def expired_login(app: Flask, mock: Any) -> Any:
-    client = app.test_client()
-    mock.post(TOKEN_URL, json=token_body(expires_in=30))
-    log_in(client)
-    return client
-
-
 @pytest.mark.parametrize("kind", FAULTS)
 def test_refresh_fault_through_tiktok_api(
     json_app: Flask, tiktok_mock: Any, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
     """A refresh TikTok could not answer keeps the login (try again later);
     only a refusal of the grant itself ends it."""
-    client = expired_login(json_app, tiktok_mock)
+    client = json_app.test_client()
+    expired_login(client, tiktok_mock)
     answer, has_log_id = fault(kind, "oauth")
     tiktok_mock.post(TOKEN_URL, **answer)
     caplog.set_level(logging.DEBUG)
@@ -217,7 +209,8 @@ def test_refresh_fault_through_tiktok_api(
 def test_refused_refresh_is_logged_once_with_log_id(
     json_app: Flask, tiktok_mock: Any, caplog: pytest.LogCaptureFixture, code: str
 ) -> None:
-    client = expired_login(json_app, tiktok_mock)
+    client = json_app.test_client()
+    expired_login(client, tiktok_mock)
     tiktok_mock.post(TOKEN_URL, status_code=400, json=oauth_error(code))
     caplog.set_level(logging.DEBUG)
     response = client.get("/api/me")
@@ -228,15 +221,35 @@ def test_refused_refresh_is_logged_once_with_log_id(
     assert who(client) == "Anonymous"
 
 
+def logged_in_then_fault(
+    app: Flask,
+    mock: Any,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+    endpoint: str,
+) -> tuple[Any, bool]:
+    """A logged-in client, then TikTok's revoke (``"revoke"``) or user-info
+    (``"api"``) endpoint failing with ``kind``, the log captured from then on;
+    return the client and whether the fault carries a log_id."""
+    client = app.test_client()
+    log_in(client)
+    if endpoint == "revoke":
+        answer, has_log_id = fault(kind, "oauth")
+        mock.post(REVOKE_URL, **answer)
+    else:
+        answer, has_log_id = fault(kind, "api")
+        mock.get(USER_INFO_URL, **answer)
+    caplog.set_level(logging.DEBUG)
+    return client, has_log_id
+
+
 @pytest.mark.parametrize("kind", FAULTS)
 def test_revoke_fault_at_logout(
     json_app: Flask, tiktok_mock: Any, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
-    client = json_app.test_client()
-    log_in(client)
-    answer, has_log_id = fault(kind, "oauth")
-    tiktok_mock.post(REVOKE_URL, **answer)
-    caplog.set_level(logging.DEBUG)
+    client, has_log_id = logged_in_then_fault(
+        json_app, tiktok_mock, caplog, kind, "revoke"
+    )
     response = client.post("/tiktok/logout", data={"next": "/bye"})
     assert response.status_code == 302
     assert response.headers["Location"] == "/bye"
@@ -248,11 +261,9 @@ def test_revoke_fault_at_logout(
 def test_api_call_fault(
     json_app: Flask, tiktok_mock: Any, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
-    client = json_app.test_client()
-    log_in(client)
-    answer, has_log_id = fault(kind, "api")
-    tiktok_mock.get(USER_INFO_URL, **answer)
-    caplog.set_level(logging.DEBUG)
+    client, has_log_id = logged_in_then_fault(
+        json_app, tiktok_mock, caplog, kind, "api"
+    )
     response = client.get("/api/me", headers={"Accept": "application/json"})
     assert response.status_code == after_login_status(kind)
     assert response.headers.get("Retry-After") == (

@@ -460,42 +460,39 @@ def test_no_account_chosen_shows_the_page_again(
     assert sandbox.authorizations() == []
 
 
+def refused_submission(url: str, data: Any) -> str:
+    """POST a consent form to the sandbox: it answers with a 400 page, no
+    redirect; return the page."""
+    answer = http_post(f"{url}/v2/auth/authorize/", data=data, allow_redirects=False)
+    assert answer.status_code == 400
+    assert "Location" not in answer.headers
+    return answer.text
+
+
 def test_a_form_granting_a_scope_that_was_not_requested_is_refused(
     server: SandboxServer, sandbox: Sandbox
 ) -> None:
     form = consent_form(server.url)  # user.info.basic,video.list
     data = form.submission(action="authorize", open_id=ALICE)
-    added = http_post(
-        f"{server.url}/v2/auth/authorize/",
-        data=[*data, ("granted_scope", "user.info.stats")],
-        allow_redirects=False,
+    added = refused_submission(
+        server.url, [*data, ("granted_scope", "user.info.stats")]
     )
-    assert added.status_code == 400
-    assert "Location" not in added.headers
-    assert "grants a scope the app did not ask for" in added.text
-    assert "user.info.stats" in added.text
+    assert "grants a scope the app did not ask for" in added
+    assert "user.info.stats" in added
 
     # Widening the request itself breaks the page's signature.
     widened = [
         (name, f"{value},user.info.stats" if name == "scope" else value)
         for name, value in data
     ]
-    changed = http_post(
-        f"{server.url}/v2/auth/authorize/",
-        data=[*widened, ("granted_scope", "user.info.stats")],
-        allow_redirects=False,
+    changed = refused_submission(
+        server.url, [*widened, ("granted_scope", "user.info.stats")]
     )
-    assert changed.status_code == 400
-    assert "Location" not in changed.headers
-    assert "consent form was changed" in changed.text
+    assert "consent form was changed" in changed
 
-    unsigned = http_post(
-        f"{server.url}/v2/auth/authorize/",
-        data={**authorize_params(), "action": "authorize", "open_id": ALICE},
-        allow_redirects=False,
+    refused_submission(
+        server.url, {**authorize_params(), "action": "authorize", "open_id": ALICE}
     )
-    assert unsigned.status_code == 400
-    assert "Location" not in unsigned.headers
     assert sandbox.authorizations() == []
     assert sandbox.store._codes == {}
 
@@ -1254,3 +1251,27 @@ def test_python_m_sandbox_serves_until_interrupted(
     assert callback.path == "/tiktok/callback"
     assert parse_qs(callback.query)["state"] == ["s" * 32]
     assert "code" in parse_qs(callback.query)
+
+
+def test_a_non_ascii_consent_signature_is_refused_not_a_500() -> None:
+    """A consent signature that is not ASCII (on which hmac.compare_digest
+    raises TypeError) is a bad request: a 400 page, no redirect with a code."""
+    sandbox = Sandbox()
+    app = sandbox.apps[0]
+    client = sandbox.wsgi_app.test_client()
+    response = client.post(
+        "/v2/auth/authorize/",
+        data={
+            "client_key": app.client_key,
+            "scope": "user.info.basic",
+            "response_type": "code",
+            "redirect_uri": "http://127.0.0.1:5000/tiktok/callback",
+            "state": "s",
+            "code_challenge": "c" * 64,
+            "code_challenge_method": "S256",
+            "consent_signature": "\u00e9" * 64,
+            "action": "authorize",
+        },
+    )
+    assert response.status_code == 400
+    assert "Location" not in response.headers  # no code goes back to the app

@@ -7,27 +7,36 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
-from conftest import (
-    PROFILE,
-    REVOKE_URL,
-    TOKEN_URL,
-    USER_INFO_URL,
-    create_app,
-    log_in,
-    token_body,
-    user_info_body,
-)
 from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_sqlalchemy import SQLAlchemy
-from sqla_support import KINDS, Database, database
+from helpers import (
+    ALICE,
+    INVALID_GRANT,
+    PROFILE,
+    REVOKE_URL,
+    ROTATED,
+    TOKEN_URL,
+    create_app,
+    event_body,
+    expired,
+    expired_login,
+    form,
+    log_in,
+    log_in_as_bob,
+    post,
+    refresh_form,
+    refreshes,
+    row,
+    store,
+    token_body,
+)
+from sqla_support import Database
 from sqlalchemy import (
     Column,
     Engine,
@@ -35,6 +44,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    create_engine,
     event,
     select,
     text,
@@ -48,11 +58,8 @@ from sqlalchemy.orm import (
     mapped_column,
     sessionmaker,
 )
-from test_webhooks import event_body, post
 
 from flask_tiktok import (
-    SessionStorage,
-    TikTokLoginRequired,
     current_tiktok_user,
     signals,
 )
@@ -65,48 +72,10 @@ from flask_tiktok.storage import StoredUser
 from flask_tiktok.storage.sealing import seal_tokens
 from flask_tiktok.tokens import OAuth2Tokens
 
-ALICE = "open-id-alice"
-ROTATED = token_body(access_token="act.alice-2", refresh_token="rft.alice-2")
-
-
-@pytest.fixture(params=KINDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    with database(request.param, tmp_path) as found:
-        yield found
-
-
-@pytest.fixture
-def engine(db: Database) -> Iterator[Engine]:
-    engine = db.engine()
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def storage(engine: Engine) -> SQLAlchemyStorage:
-    storage = SQLAlchemyStorage(engine, lock_timeout=5)
-    storage.create_all()
-    return storage
-
 
 @pytest.fixture
 def app(storage: SQLAlchemyStorage) -> Flask:
     return create_app(storage=storage)
-
-
-def form(request: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.text).items()}
-
-
-def refreshes(mock: Any) -> list[dict[str, str]]:
-    sent = [form(r) for r in mock.request_history if r.url == TOKEN_URL]
-    return [f for f in sent if f["grant_type"] == "refresh_token"]
-
-
-def row(engine: Engine, open_id: str = ALICE) -> Any:
-    t = TikTokAccount.__table__
-    with engine.connect() as connection:
-        return connection.execute(select(t).where(t.c.open_id == open_id)).first()
 
 
 def cookie_session(app: Flask, client: Any) -> dict[str, Any]:
@@ -117,14 +86,12 @@ def cookie_session(app: Flask, client: Any) -> dict[str, Any]:
     return loaded
 
 
-def expired(**overrides: Any) -> OAuth2Tokens:
-    """Alice's tokens as issued an hour ago with a 30-second access token."""
-    return OAuth2Tokens(token_body(expires_in=30, **overrides), time.time() - 3600)
-
-
-def store(app: Flask, storage: SQLAlchemyStorage, tokens: OAuth2Tokens) -> None:
-    with app.test_request_context():
-        storage.set(StoredUser(ALICE, ["user.info.basic"], dict(PROFILE)), tokens)
+def logged_in_twice(app: Flask) -> tuple[Any, Any]:
+    """Alice logged in on two devices (two browsers): her laptop and phone."""
+    laptop, phone = app.test_client(), app.test_client()
+    log_in(laptop)
+    log_in(phone)
+    return laptop, phone
 
 
 # -- login, the cookie, encryption at rest ------------------------------------
@@ -221,9 +188,7 @@ def test_a_forged_or_stale_cookie_reference_is_anonymous(
 def test_devices_share_a_login_and_logout_revokes_and_ends_it_everywhere(
     app: Flask, engine: Engine, tiktok_mock: Any
 ) -> None:
-    laptop, phone = app.test_client(), app.test_client()
-    log_in(laptop)
-    log_in(phone)
+    laptop, phone = logged_in_twice(app)
     first_login = row(engine).login_id
     assert cookie_session(app, phone)["_tiktok_id"] == [ALICE, first_login]
     assert phone.get("/me").status_code == 200
@@ -256,17 +221,7 @@ def test_logging_in_as_someone_else_does_not_log_the_previous_user_out(
 ) -> None:
     client = app.test_client()
     log_in(client)
-    tiktok_mock.post(
-        TOKEN_URL, json=token_body(open_id="open-id-bob", access_token="act.bob")
-    )
-    tiktok_mock.get(
-        USER_INFO_URL,
-        json={
-            "data": {"user": {"open_id": "open-id-bob", "display_name": "Bob"}},
-            "error": {"code": "ok", "message": "", "log_id": "x"},
-        },
-    )
-    log_in(client)
+    log_in_as_bob(client, tiktok_mock)
     assert client.get("/").get_data(as_text=True) == "Hello Bob"
     assert row(engine).sealed_tokens is not None  # Alice's jobs keep working
     assert row(engine, "open-id-bob").sealed_tokens is not None
@@ -299,19 +254,10 @@ def test_an_expired_token_is_refreshed_and_the_rotated_pair_stored(
     app: Flask, engine: Engine, tiktok_mock: Any
 ) -> None:
     client = app.test_client()
-    tiktok_mock.post(TOKEN_URL, json=token_body(expires_in=30))
-    log_in(client)
-    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    expired_login(client, tiktok_mock)
     before = row(engine)
     assert client.get("/api/me").status_code == 200
-    assert refreshes(tiktok_mock) == [
-        {
-            "client_key": "client-key-1",
-            "client_secret": "client-secret-1",
-            "grant_type": "refresh_token",
-            "refresh_token": "rft.alice-1",
-        }
-    ]
+    assert refreshes(tiktok_mock) == [refresh_form()]
     assert tiktok_mock.last_request.headers["Authorization"] == "Bearer act.alice-2"
     after = row(engine)
     assert after.sealed_tokens != before.sealed_tokens
@@ -329,8 +275,7 @@ def test_a_refused_refresh_deletes_the_stored_tokens(
     app: Flask, engine: Engine, tiktok_mock: Any
 ) -> None:
     client = app.test_client()
-    tiktok_mock.post(TOKEN_URL, json=token_body(expires_in=30))
-    log_in(client)
+    expired_login(client, tiktok_mock)
     tiktok_mock.post(
         TOKEN_URL,
         json={"error": "invalid_grant", "error_description": "revoked", "log_id": "L"},
@@ -395,26 +340,28 @@ def test_writes_inside_the_lock_use_its_transaction(
     store(app, storage, expired())
     fresh = OAuth2Tokens(token_body(access_token="act.fresh"))
     observer = db.engine()
-    with app.app_context():
-        started = time.monotonic()
-        with storage.refresh_lock(ALICE):
-            storage.set_tokens(ALICE, fresh)
-            assert storage.get_tokens(ALICE) == OAuth2Tokens(
-                fresh.data, int(fresh.issued_at)
-            )
-            if db.schema is not None:
-                # Not committed yet: another connection still reads the old row.
-                with observer.connect() as connection:
-                    old = connection.execute(
-                        text("SELECT sealed_tokens FROM tiktok_accounts")
-                    )
-                    assert old.scalar() == row(observer).sealed_tokens
-        assert time.monotonic() - started < 3  # no wait on a row we hold
-        assert storage.get_tokens(ALICE).access_token == "act.fresh"  # type: ignore[union-attr]
-        with storage.refresh_lock(ALICE):
-            storage.delete(ALICE)
-        assert storage.get_tokens(ALICE) is None
-    observer.dispose()
+    try:
+        with app.app_context():
+            started = time.monotonic()
+            with storage.refresh_lock(ALICE):
+                storage.set_tokens(ALICE, fresh)
+                assert storage.get_tokens(ALICE) == OAuth2Tokens(
+                    fresh.data, int(fresh.issued_at)
+                )
+                if db.schema is not None:
+                    # Not committed yet: another connection still reads the old row.
+                    with observer.connect() as connection:
+                        old = connection.execute(
+                            text("SELECT sealed_tokens FROM tiktok_accounts")
+                        )
+                        assert old.scalar() == row(observer).sealed_tokens
+            assert time.monotonic() - started < 3  # no wait on a row we hold
+            assert storage.get_tokens(ALICE).access_token == "act.fresh"  # type: ignore[union-attr]
+            with storage.refresh_lock(ALICE):
+                storage.delete(ALICE)
+            assert storage.get_tokens(ALICE) is None
+    finally:
+        observer.dispose()
 
 
 def test_concurrent_threads_refresh_once(
@@ -443,62 +390,6 @@ def test_concurrent_threads_refresh_once(
 # -- offline access, forget, the CLI -------------------------------------------
 
 
-def test_api_for_calls_refreshes_and_stores_outside_a_request(
-    app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
-) -> None:
-    store(app, storage, expired())
-    tiktok_mock.post(TOKEN_URL, json=ROTATED)
-    tiktok = app.extensions["test_tiktok"]
-    refreshed: list[str] = []
-    with app.app_context():
-        api = tiktok.api_for(ALICE)
-    with signals.tiktok_token_refreshed.connected_to(
-        lambda s, **kw: refreshed.append(kw["open_id"]), app
-    ):
-        # Outside any context: the session pushes the app's for the storage.
-        data = api.call("GET", "user/info/", params={"fields": "open_id"})
-        api.get("user/info/", params={"fields": "display_name"})
-    assert data["user"]["open_id"] == ALICE
-    assert refreshed == [ALICE]
-    assert len(refreshes(tiktok_mock)) == 1
-    sent = [r for r in tiktok_mock.request_history if r.url.startswith(USER_INFO_URL)]
-    assert [r.headers["Authorization"] for r in sent] == ["Bearer act.alice-2"] * 2
-    assert [r.qs for r in sent] == [
-        {"fields": ["open_id"]},
-        {"fields": ["display_name"]},
-    ]
-    with app.app_context():
-        assert storage.get_tokens(ALICE).access_token == "act.alice-2"  # type: ignore[union-attr]
-        with pytest.raises(TikTokLoginRequired, match="open-id-nobody"):
-            tiktok.api_for("open-id-nobody").get("user/info/")
-
-
-def test_api_for_renews_a_token_tiktok_rejected_early_and_retries_once(
-    app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
-) -> None:
-    store(app, storage, OAuth2Tokens(token_body()))
-    tiktok_mock.post(TOKEN_URL, json=ROTATED)
-    rejected = {
-        "data": {},
-        "error": {"code": "access_token_invalid", "message": "x", "log_id": "L"},
-    }
-    tiktok_mock.get(
-        USER_INFO_URL,
-        [{"status_code": 401, "json": rejected}, {"json": user_info_body()}],
-    )
-    with app.app_context():
-        api = app.extensions["test_tiktok"].api_for(ALICE)
-    assert api.get("user/info/").status_code == 200
-    sent = [r for r in tiktok_mock.request_history if r.url.startswith(USER_INFO_URL)]
-    assert [r.headers["Authorization"] for r in sent] == [
-        "Bearer act.alice-1",
-        "Bearer act.alice-2",
-    ]
-    assert [f["refresh_token"] for f in refreshes(tiktok_mock)] == ["rft.alice-1"]
-    with app.app_context():
-        assert storage.get_tokens(ALICE).access_token == "act.alice-2"  # type: ignore[union-attr]
-
-
 def test_a_database_error_inside_the_lock_rolls_its_writes_back(
     app: Flask, storage: SQLAlchemyStorage
 ) -> None:
@@ -519,12 +410,6 @@ def test_logging_out_nobody_writes_nothing(
     assert row(engine).sealed_tokens is not None
 
 
-def test_api_for_needs_a_shared_storage() -> None:
-    app = create_app(storage=SessionStorage())
-    with app.app_context(), pytest.raises(RuntimeError, match="shared storage"):
-        app.extensions["test_tiktok"].api_for(ALICE)
-
-
 def test_forget_removes_the_user_entirely(
     app: Flask, engine: Engine, tiktok_mock: Any
 ) -> None:
@@ -543,77 +428,6 @@ def test_forget_removes_the_user_entirely(
         app.extensions["test_tiktok"].forget(ALICE)
         assert "_tiktok_id" not in session
         assert not current_tiktok_user.is_authenticated
-
-
-def test_cli_lists_refreshes_and_forgets_users(
-    app: Flask, storage: SQLAlchemyStorage, engine: Engine, tiktok_mock: Any
-) -> None:
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["tiktok", "users"]).output == (
-        "No TikTok users are stored.\n"
-    )
-    store(app, storage, OAuth2Tokens(token_body(), 1_767_225_600))  # 2026-01-01
-    with app.test_request_context():
-        storage.set(
-            StoredUser("open-id-bob", [], {}),
-            OAuth2Tokens(token_body(open_id="open-id-bob")),
-        )
-        storage.delete("open-id-bob")
-    listing = runner.invoke(args=["tiktok", "users"])
-    assert listing.exit_code == 0
-    assert listing.output.splitlines() == [
-        "OPEN_ID        NAME             ACCESS EXPIRES        REFRESH EXPIRES"
-        "       SCOPES",
-        "open-id-alice  Alice <Creator>  2026-01-02 00:00:00Z  2027-01-01 00:00:00Z"
-        "  user.info.basic",
-        "open-id-bob    -                logged out            logged out            -",
-    ]
-
-    tiktok_mock.post(TOKEN_URL, json=ROTATED)
-    refreshed = runner.invoke(args=["tiktok", "refresh", ALICE])
-    assert refreshed.exit_code == 0, refreshed.output
-    assert refreshed.output.startswith("Refreshed open-id-alice: access token valid")
-    assert refreshes(tiktok_mock)[0]["refresh_token"] == "rft.alice-1"
-    with app.app_context():
-        assert storage.get_tokens(ALICE).access_token == "act.alice-2"  # type: ignore[union-attr]
-
-    missing = runner.invoke(args=["tiktok", "refresh", "open-id-bob"])
-    assert missing.exit_code == 1
-    assert "No tokens are stored for 'open-id-bob'" in missing.output
-
-    tiktok_mock.post(TOKEN_URL, json={"error": "invalid_grant", "log_id": "L"})
-    refused = runner.invoke(args=["tiktok", "refresh", ALICE])
-    assert refused.exit_code == 1
-    assert "TikTok refused to refresh" in refused.output
-    assert row(engine).sealed_tokens is None
-
-    forgotten = runner.invoke(args=["tiktok", "forget", "--yes", ALICE])
-    assert forgotten.output == "Forgot open-id-alice.\n"
-    assert row(engine) is None
-
-
-def test_cli_explains_what_a_session_storage_cannot_do() -> None:
-    runner = create_app().test_cli_runner()
-    users = runner.invoke(args=["tiktok", "users"])
-    assert users.exit_code == 1
-    assert "SessionStorage cannot list users" in users.output
-    refresh = runner.invoke(args=["tiktok", "refresh", ALICE])
-    assert refresh.exit_code == 1
-    assert "SessionStorage keeps tokens in the user's browser" in refresh.output
-    forget = runner.invoke(args=["tiktok", "forget", "--yes", ALICE])
-    assert forget.exit_code == 1
-    assert "SessionStorage keeps tokens in the user's browser" in forget.output
-    assert "Forgot" not in forget.output
-
-
-def test_cli_reports_a_tiktok_outage(
-    app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
-) -> None:
-    store(app, storage, expired())
-    tiktok_mock.post(TOKEN_URL, status_code=502, text="<html>Bad gateway</html>")
-    result = app.test_cli_runner().invoke(args=["tiktok", "refresh", ALICE])
-    assert result.exit_code == 1
-    assert "TikTok could not refresh" in result.output
 
 
 # -- webhook deliveries ----------------------------------------------------------
@@ -644,9 +458,7 @@ def test_a_delivery_is_remembered_once_across_connections(
 def test_authorization_removed_webhook_logs_out_everywhere_and_is_handled_once(
     app: Flask, engine: Engine, tiktok_mock: Any
 ) -> None:
-    laptop, phone = app.test_client(), app.test_client()
-    log_in(laptop)
-    log_in(phone)
+    laptop, phone = logged_in_twice(app)
     body = event_body("authorization.removed", content={"reason": 1})
     assert post(laptop, body).get_json() == {"status": "ok"}
     assert row(engine).sealed_tokens is None
@@ -688,33 +500,38 @@ def test_flask_sqlalchemy_with_a_model_of_the_app(
             SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'app.db'}",
         )
         db.init_app(app)
-        with app.app_context():
-            db.drop_all()
-            db.create_all()
-            storage.create_all()
-            db.session.add(User(id=1, name="alice"))
-            db.session.commit()
+        try:
+            with app.app_context():
+                db.drop_all()
+                db.create_all()
+                storage.create_all()
+                db.session.add(User(id=1, name="alice"))
+                db.session.commit()
 
-        def link(sender: Flask, user: Any, **kw: Any) -> None:
-            db.session.get(Account, user.open_id).user_id = 1
-            db.session.commit()
+            def link(sender: Flask, user: Any, **kw: Any) -> None:
+                db.session.get(Account, user.open_id).user_id = 1
+                db.session.commit()
 
-        client = app.test_client()
-        with signals.tiktok_logged_in.connected_to(link, app):
-            log_in(client)
-        log_in(client)  # a second login keeps the app's own column
-        with app.app_context():
-            account = db.session.get(Account, ALICE)
-            assert account is not None and account.user_id == 1
-            assert account.profile == PROFILE
-            # The storage's transactions leave the app's session alone.
-            db.session.add(User(id=2, name="pending"))
-            storage.get_tokens(ALICE)
-            storage.set_tokens(ALICE, OAuth2Tokens(token_body(access_token="x")))
-            db.session.rollback()
-            assert db.session.get(User, 2) is None
-            assert storage.get_tokens(ALICE).access_token == "x"  # type: ignore[union-attr]
-        assert client.get("/me").status_code == 200
+            client = app.test_client()
+            with signals.tiktok_logged_in.connected_to(link, app):
+                log_in(client)
+            log_in(client)  # a second login keeps the app's own column
+            with app.app_context():
+                account = db.session.get(Account, ALICE)
+                assert account is not None and account.user_id == 1
+                assert account.profile == PROFILE
+                # The storage's transactions leave the app's session alone.
+                db.session.add(User(id=2, name="pending"))
+                storage.get_tokens(ALICE)
+                storage.set_tokens(ALICE, OAuth2Tokens(token_body(access_token="x")))
+                db.session.rollback()
+                assert db.session.get(User, 2) is None
+                assert storage.get_tokens(ALICE).access_token == "x"  # type: ignore[union-attr]
+            assert client.get("/me").status_code == 200
+        finally:
+            with app.app_context():  # each app's engine, and its connections
+                for engine in db.engines.values():
+                    engine.dispose()
 
 
 def test_sessionmaker_and_table_binds_and_bad_arguments(engine: Engine) -> None:
@@ -763,15 +580,62 @@ except ImportError as exc:
     assert "pip install 'flask-tiktok[sqlalchemy]'" in result.stdout
 
 
-def test_both_import_paths_name_the_same_class() -> None:
+def test_every_import_path_names_the_same_class() -> None:
+    """``flask_tiktok.storage.SQLAlchemyStorage`` is the documented path; 0.1's
+    ``flask_tiktok.SQLAlchemyStorage`` and ``flask_tiktok.sqla`` keep working."""
     import flask_tiktok
-    from flask_tiktok import storage
+    import flask_tiktok.sqla as old_module
+    import flask_tiktok.storage.sqla as module
+    from flask_tiktok import crypto, storage
+    from flask_tiktok.storage import sealing
 
     assert (
-        flask_tiktok.SQLAlchemyStorage is storage.SQLAlchemyStorage is SQLAlchemyStorage
+        flask_tiktok.SQLAlchemyStorage
+        is storage.SQLAlchemyStorage
+        is module.SQLAlchemyStorage
+        is SQLAlchemyStorage
     )
+    assert old_module.__all__ == module.__all__
+    assert all(getattr(old_module, n) is getattr(module, n) for n in module.__all__)
+    assert crypto.TokenCipher is sealing.TokenCipher
     assert SQLAlchemyStorage.shared is True
     with pytest.raises(AttributeError):
         flask_tiktok.NoSuchThing  # noqa: B018
     with pytest.raises(AttributeError):
         storage.NoSuchThing  # noqa: B018
+
+
+def test_logged_out_receiver_may_touch_the_users_row(
+    tmp_path: Path, tiktok_mock: Any
+) -> None:
+    """A ``tiktok_logged_out`` receiver of a refused refresh may write the
+    user's row (an app column on the accounts model): it is not made to wait
+    on the refresh lock its own thread holds (SQLite would answer "database is
+    locked" and roll the deletion back; PostgreSQL would hang), and the dead
+    tokens are deleted."""
+    engine = create_engine(
+        f"sqlite:///{tmp_path / 'r.db'}", connect_args={"timeout": 0.5}
+    )
+    try:
+        storage = SQLAlchemyStorage(engine)
+        storage.create_all()
+        app = create_app(storage=storage)
+        client = app.test_client()
+        expired_login(client, tiktok_mock)
+        tiktok_mock.post(TOKEN_URL, json=INVALID_GRANT)
+        t = TikTokAccount.__table__
+
+        def on_logged_out(sender: Any, open_id: str, reason: str) -> None:
+            with engine.begin() as connection:
+                connection.execute(
+                    update(t).where(t.c.open_id == open_id).values(profile={})
+                )
+
+        with signals.tiktok_logged_out.connected_to(on_logged_out, app):
+            response = client.get("/api/me")
+        assert response.status_code == 302
+        with engine.connect() as connection:
+            sealed = connection.execute(select(t.c.sealed_tokens)).scalar_one()
+        assert sealed is None
+    finally:
+        engine.dispose()

@@ -15,7 +15,6 @@ import json
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,48 +23,30 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 import requests_mock
-from conftest import (
+from flask import Flask, jsonify
+from helpers import (
     REVOKE_URL,
     TOKEN_URL,
     USER_INFO_URL,
+    cookie_payload,
     create_app,
+    form,
     log_in,
     start_login,
     token_body,
+    token_calls,
     user_info_body,
+    who,
 )
-from flask import Flask, jsonify
 from werkzeug.serving import make_server
 
 from flask_tiktok import current_tiktok_user, signals
-from flask_tiktok.crypto import TokenCipher
 from flask_tiktok.redirects import is_safe_next
 from flask_tiktok.sandbox import Sandbox
+from flask_tiktok.storage.sealing import TokenCipher
 from flask_tiktok.testing import login_as
 
 SANDBOX_REDIRECT = "http://127.0.0.1/tiktok/callback"
-
-
-def form(request: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.text).items()}
-
-
-def token_calls(mock: Any) -> list[dict[str, str]]:
-    return [form(r) for r in mock.request_history if r.url == TOKEN_URL]
-
-
-def who(client: Any) -> str:
-    return str(client.get("/").get_data(as_text=True))
-
-
-def cookie_payload(client: Any) -> str:
-    """What anyone holding the session cookie reads without the SECRET_KEY."""
-    cookie = client.get_cookie("session")
-    assert cookie is not None
-    value = cookie.value
-    data = value.lstrip(".").split(".")[0]
-    raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-    return (zlib.decompress(raw) if value.startswith(".") else raw).decode()
 
 
 @pytest.fixture
@@ -352,6 +333,13 @@ def test_is_safe_next_accepts_local_paths(target: str) -> None:
     assert is_safe_next(target) is True
 
 
+def login_with_next(client: Any, target: str) -> Any:
+    """Log in through ``/login?next=target``; return the callback's response."""
+    response = client.get("/tiktok/login", query_string={"next": target})
+    state = parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
+    return client.get(f"/tiktok/callback?code=c&state={state}")
+
+
 @pytest.fixture
 def home_app() -> Flask:
     return create_app(TIKTOK_LOGIN_REDIRECT="/home")
@@ -364,9 +352,7 @@ def test_open_redirect_through_login_next(
     """Threat: open redirect after login via ``/login?next=`` (RFC 9700 4.11):
     the callback falls back to TIKTOK_LOGIN_REDIRECT."""
     client = home_app.test_client()
-    response = client.get("/tiktok/login", query_string={"next": target})
-    state = parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
-    back = client.get(f"/tiktok/callback?code=c&state={state}")
+    back = login_with_next(client, target)
     assert back.status_code == 302
     assert back.headers["Location"] == "/home"
 
@@ -391,9 +377,7 @@ def test_local_next_is_followed_at_login_and_logout(
 ) -> None:
     """The redirect tables' control: a local path survives both routes."""
     client = home_app.test_client()
-    response = client.get("/tiktok/login", query_string={"next": target})
-    state = parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
-    assert client.get(f"/tiktok/callback?code=c&state={state}").location == target
+    assert login_with_next(client, target).location == target
     assert client.post("/tiktok/logout", data={"next": target}).location == target
 
 

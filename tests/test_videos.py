@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests_mock
-from conftest import TOKEN_URL, create_app, log_in, token_body
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
+from helpers import TOKEN_URL, create_app, log_in, token_body
 
 from flask_tiktok import (
     TikTok,

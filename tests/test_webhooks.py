@@ -3,8 +3,6 @@ forgetting users whose authorization TikTok removed."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import json
 import logging
@@ -13,8 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import create_app, log_in
 from flask import Flask
+from helpers import ALICE, bare_app, create_app, event_body, log_in, post, sign
+from helpers import CLIENT_KEY as KEY
+from helpers import CLIENT_SECRET as SECRET
+from helpers import WEBHOOK_URL as URL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,56 +38,6 @@ from flask_tiktok.signals import (
 )
 from flask_tiktok.storage import StoredUser
 from flask_tiktok.tokens import OAuth2Tokens
-
-KEY = "client-key-1"
-SECRET = "client-secret-1"
-URL = "/tiktok/webhook"
-ALICE = "open-id-alice"
-
-
-def sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    """TikTok's header, computed here independently of the package."""
-    payload = f"{timestamp}.".encode() + body
-    digest = hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
-    return f"t={timestamp},s={digest}"
-
-
-def event_body(
-    event: str = "video.publish.completed",
-    open_id: str = ALICE,
-    content: Any = None,
-    **overrides: Any,
-) -> bytes:
-    body: dict[str, Any] = {
-        "client_key": KEY,
-        "event": event,
-        "create_time": int(time.time()),
-        "user_openid": open_id,
-        "content": json.dumps({"publish_id": "p-1"} if content is None else content),
-    }
-    if "raw_content" in overrides:
-        body["content"] = overrides.pop("raw_content")
-    body.update(overrides)
-    return json.dumps(body).encode()
-
-
-def post(
-    client: Any,
-    body: bytes,
-    header: str | None = None,
-    *,
-    secret: str = SECRET,
-    timestamp: int | None = None,
-) -> Any:
-    if header is None:
-        header = sign(
-            secret, int(time.time()) if timestamp is None else timestamp, body
-        )
-    return client.post(
-        URL,
-        data=body,
-        headers={"TikTok-Signature": header, "Content-Type": "application/json"},
-    )
 
 
 class Received:
@@ -136,16 +87,8 @@ class RecordingStorage(SessionStorage):
 
 
 def storage_app(storage: BaseStorage, **config: Any) -> Flask:
-    app = Flask(__name__)
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY="test-secret-key-0123456789",
-        TIKTOK_CLIENT_KEY=KEY,
-        TIKTOK_CLIENT_SECRET=SECRET,
-        **config,
-    )
-    TikTok(app, storage=storage)
-    return app
+    """An app of no routes but TikTok's, on ``storage``."""
+    return bare_app(storage=storage, **config)
 
 
 # -- accepted events ----------------------------------------------------------
@@ -521,11 +464,22 @@ class Clock:
         return self.now
 
 
-def test_a_cookie_user_whose_authorization_was_removed_is_logged_out(
-    tiktok_mock: Any, received: Received, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """``time.time`` is this clock for the test."""
     clock = Clock()
     monkeypatch.setattr(time, "time", clock)
+    return clock
+
+
+def deliver(app: Flask, body: bytes) -> None:
+    """TikTok delivers ``body``, signed, from its own client; it is accepted."""
+    assert post(app.test_client(), body).status_code == 200
+
+
+def test_a_cookie_user_whose_authorization_was_removed_is_logged_out(
+    tiktok_mock: Any, received: Received, clock: Clock
+) -> None:
     app = create_app(TIKTOK_REMEMBER_REMOVED=True)
     browser = app.test_client()
     log_in(browser)
@@ -533,7 +487,7 @@ def test_a_cookie_user_whose_authorization_was_removed_is_logged_out(
 
     clock.now += 60
     removal = event_body("authorization.removed", content={"reason": 1})
-    assert post(app.test_client(), removal).status_code == 200
+    deliver(app, removal)
 
     clock.now += 60
     answer = browser.get("/me")
@@ -552,10 +506,8 @@ def test_a_cookie_user_whose_authorization_was_removed_is_logged_out(
 
 
 def test_a_login_made_after_a_late_delivered_removal_stands(
-    tiktok_mock: Any, received: Received, monkeypatch: pytest.MonkeyPatch
+    tiktok_mock: Any, received: Received, clock: Clock
 ) -> None:
-    clock = Clock()
-    monkeypatch.setattr(time, "time", clock)
     app = create_app(TIKTOK_REMEMBER_REMOVED=True)
     removed_at = int(clock.now)
     clock.now += 120
@@ -563,38 +515,34 @@ def test_a_login_made_after_a_late_delivered_removal_stands(
     log_in(browser)
     # TikTok's retry arrives after the user logged in again.
     removal = event_body("authorization.removed", create_time=removed_at)
-    assert post(app.test_client(), removal).status_code == 200
+    deliver(app, removal)
     assert browser.get("/me").status_code == 200
     assert received.logged_out == []
 
 
 def test_without_the_option_a_cookie_user_stays_logged_in(
-    tiktok_mock: Any, received: Received, monkeypatch: pytest.MonkeyPatch
+    tiktok_mock: Any, received: Received, clock: Clock
 ) -> None:
-    clock = Clock()
-    monkeypatch.setattr(time, "time", clock)
     app = create_app()
     browser = app.test_client()
     log_in(browser)
     clock.now += 60
     removal = event_body("authorization.removed", content={"reason": 1})
-    assert post(app.test_client(), removal).status_code == 200
+    deliver(app, removal)
     assert received.removed == [{"open_id": ALICE, "reason": 1}]
     # The cookie is all there is, and this process was not asked to remember.
     assert browser.get("/me").status_code == 200
 
 
 def test_other_users_are_not_logged_out(
-    tiktok_mock: Any, received: Received, monkeypatch: pytest.MonkeyPatch
+    tiktok_mock: Any, received: Received, clock: Clock
 ) -> None:
-    clock = Clock()
-    monkeypatch.setattr(time, "time", clock)
     app = create_app(TIKTOK_REMEMBER_REMOVED=True)
     browser = app.test_client()
     log_in(browser)
     clock.now += 60
     removal = event_body("authorization.removed", "open-id-bob")
-    assert post(app.test_client(), removal).status_code == 200
+    deliver(app, removal)
     assert browser.get("/me").status_code == 200
 
 
@@ -985,3 +933,26 @@ def test_an_apps_own_webhook_view_gets_401_and_400_not_a_502() -> None:
     wrong = deliver(other_app, sign(SECRET, int(time.time()), other_app))
     assert wrong.status_code == 400
     assert wrong.get_json() == {"error": "invalid_event"}
+
+
+@pytest.mark.parametrize(
+    "input_terminated",
+    [
+        pytest.param(False, id="content-length"),
+        pytest.param(True, id="input-terminated"),
+    ],
+)
+def test_a_body_the_app_already_read_is_still_verified(input_terminated: bool) -> None:
+    """An app's before_request may read the body first (``request.get_data()``,
+    e.g. to log it): the webhook still verifies the whole delivery, also under
+    a server that sets ``wsgi.input_terminated`` (gunicorn; Werkzeug's dev
+    server for chunked bodies), where ``request.stream`` is what is left."""
+    from flask import request
+
+    app = create_app()
+    app.before_request(lambda: (request.get_data(), None)[1])
+    client = app.test_client()
+    if input_terminated:
+        client.environ_base["wsgi.input_terminated"] = True  # as gunicorn's environ
+    response = post(client, event_body())
+    assert response.status_code == 200, response.get_json()

@@ -1,4 +1,5 @@
-"""tiktok.api: the Bearer call, refresh on expiry, rotation, single flight."""
+"""Refreshing the access token: on expiry or TikTok's rejection, the rotated
+pair stored, a refused refresh ending the login, single flight."""
 
 from __future__ import annotations
 
@@ -11,99 +12,29 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import requests_mock
-from conftest import (
+from flask import Flask
+from helpers import (
+    INVALID_TOKEN,
+    ROTATED,
     TOKEN_URL,
     USER_INFO_URL,
+    bearers,
+    calls,
     create_app,
+    expired_login,
+    form,
     log_in,
+    refresh_form,
+    refreshes,
     token_body,
     user_info_body,
 )
-from flask import Flask
 from werkzeug.serving import make_server
 
-from flask_tiktok import signals
-
-
-def form(request: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.text).items()}
-
-
-def refreshes(mock: Any) -> list[dict[str, str]]:
-    sent = [form(r) for r in mock.request_history if r.url == TOKEN_URL]
-    return [f for f in sent if f["grant_type"] == "refresh_token"]
-
-
-def api_calls(mock: Any) -> list[Any]:
-    return [r for r in mock.request_history if r.url.startswith(USER_INFO_URL)]
-
-
-ROTATED = token_body(access_token="act.alice-2", refresh_token="rft.alice-2")
-
-
-def test_api_sends_bearer_and_relative_path(app: Flask, tiktok_mock: Any) -> None:
-    client = app.test_client()
-    log_in(client)
-    response = client.get("/api/me")
-    assert response.status_code == 200
-    assert response.get_json()["user"]["open_id"] == "open-id-alice"
-    sent = api_calls(tiktok_mock)[-1]
-    assert sent.method == "GET"
-    assert urlsplit(sent.url).path == "/v2/user/info/"
-    assert parse_qs(urlsplit(sent.url).query) == {"fields": ["open_id"]}
-    assert sent.headers["Authorization"] == "Bearer act.alice-1"
-    assert sent.timeout == 10
-    assert refreshes(tiktok_mock) == []
-
-
-def test_api_base_url_and_timeout_come_from_config(tiktok_mock: Any) -> None:
-    app = create_app(
-        TIKTOK_API_BASE_URL="https://api.example/v9", TIKTOK_HTTP_TIMEOUT=3
-    )
-    tiktok_mock.get("https://api.example/v9/user/info/", json=user_info_body())
-    client = app.test_client()
-    log_in(client)
-    assert client.get("/api/me").status_code == 200
-    assert tiktok_mock.last_request.url.startswith("https://api.example/v9/user/info/")
-    assert tiktok_mock.last_request.timeout == 3
-
-
-def test_api_error_envelope_becomes_a_clear_answer(
-    app: Flask, tiktok_mock: Any
-) -> None:
-    client = app.test_client()
-    log_in(client)
-    tiktok_mock.get(
-        USER_INFO_URL,
-        status_code=429,
-        json={
-            "data": {},
-            "error": {"code": "rate_limit_exceeded", "message": "slow", "log_id": "L7"},
-        },
-    )
-    response = client.get("/api/me", headers={"Accept": "application/json"})
-    assert response.status_code == 503  # TikTok's rate limit: retry later
-    assert response.get_json() == {
-        "error": "rate_limit_exceeded",
-        "log_id": "L7",
-        "message": "TikTok asked us to slow down. Please try again in a moment.",
-    }
-    tiktok_mock.get(USER_INFO_URL, exc=requests.exceptions.ReadTimeout)
-    assert client.get("/api/me").status_code == 504
-
-
-def test_anonymous_api_call_is_answered_like_a_protected_route(app: Flask) -> None:
-    client = app.test_client()
-    assert client.get("/api/me").headers["Location"] == "/tiktok/login?next=/api/me"
-    assert (
-        client.get("/api/me", headers={"Accept": "application/json"}).status_code == 401
-    )
-
-
-def expired_login(client: Any, mock: Any, **overrides: Any) -> None:
-    mock.post(TOKEN_URL, json=token_body(expires_in=30, **overrides))
-    log_in(client)
-    mock.post(TOKEN_URL, json=ROTATED)
+from flask_tiktok import SessionStorage, signals
+from flask_tiktok.refresh import TokenRefresher, _RotationRecord
+from flask_tiktok.state import get_state
+from flask_tiktok.tokens import OAuth2Tokens
 
 
 def test_expired_token_is_refreshed_once_and_the_pair_stored(
@@ -117,21 +48,31 @@ def test_expired_token_is_refreshed_once_and_the_pair_stored(
     ):
         assert client.get("/api/me").status_code == 200
         assert client.get("/api/me").status_code == 200
-    assert refreshes(tiktok_mock) == [
-        {
-            "client_key": "client-key-1",
-            "client_secret": "client-secret-1",
-            "grant_type": "refresh_token",
-            "refresh_token": "rft.alice-1",
-        }
-    ]
-    assert [r.headers["Authorization"] for r in api_calls(tiktok_mock)[-2:]] == [
-        "Bearer act.alice-2",
-        "Bearer act.alice-2",
-    ]
+    assert refreshes(tiktok_mock) == [refresh_form()]
+    assert bearers(tiktok_mock)[-2:] == ["Bearer act.alice-2", "Bearer act.alice-2"]
     assert [(r["open_id"], r["tokens"].refresh_token) for r in refreshed] == [
         ("open-id-alice", "rft.alice-2")
     ]
+
+
+def test_refresh_answer_without_refresh_token_keeps_the_old_one(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    tiktok_mock.post(TOKEN_URL, json=token_body(expires_in=30))
+    log_in(client)
+    tiktok_mock.post(
+        TOKEN_URL, json=token_body(access_token="act.alice-2", refresh_token=None)
+    )
+    assert client.get("/api/me").status_code == 200
+    with app.test_request_context():
+        from flask import session
+
+        with client.session_transaction() as sess:
+            session["_tiktok"] = dict(sess["_tiktok"])
+        tokens = SessionStorage().get_tokens("open-id-alice")
+    assert tokens is not None and tokens.refresh_token == "rft.alice-1"
+    assert tokens.access_token == "act.alice-2"
 
 
 def test_protected_pages_do_not_refresh(app: Flask, tiktok_mock: Any) -> None:
@@ -155,7 +96,7 @@ def test_old_cookie_after_rotation_gets_the_new_tokens(
     )  # a request sent before the refresh answered
     assert late.get("/api/me").status_code == 200
     assert len(refreshes(tiktok_mock)) == 1
-    assert api_calls(tiktok_mock)[-1].headers["Authorization"] == "Bearer act.alice-2"
+    assert bearers(tiktok_mock)[-1] == "Bearer act.alice-2"
 
 
 @pytest.mark.parametrize(
@@ -290,10 +231,7 @@ def test_concurrent_requests_refresh_once() -> None:
     assert bearer[-8:] == ["Bearer act.alice-2"] * 8
 
 
-INVALID_TOKEN = {
-    "data": {},
-    "error": {"code": "access_token_invalid", "message": "revoked", "log_id": "L5"},
-}
+# -- a token TikTok rejects before its expiry
 
 
 def test_token_rejected_before_expiry_is_refreshed_and_retried(
@@ -307,15 +245,12 @@ def test_token_rejected_before_expiry_is_refreshed_and_retried(
         [{"json": INVALID_TOKEN, "status_code": 401}, {"json": user_info_body()}],
     )
     assert client.get("/api/me").status_code == 200
-    assert [r.headers["Authorization"] for r in api_calls(tiktok_mock)[-2:]] == [
-        "Bearer act.alice-1",
-        "Bearer act.alice-2",
-    ]
+    assert bearers(tiktok_mock)[-2:] == ["Bearer act.alice-1", "Bearer act.alice-2"]
     assert [f["refresh_token"] for f in refreshes(tiktok_mock)] == ["rft.alice-1"]
     # The refreshed pair was stored: the next request uses it without a refresh.
     tiktok_mock.get(USER_INFO_URL, json=user_info_body())
     assert client.get("/api/me").status_code == 200
-    assert api_calls(tiktok_mock)[-1].headers["Authorization"] == "Bearer act.alice-2"
+    assert bearers(tiktok_mock)[-1] == "Bearer act.alice-2"
     assert len(refreshes(tiktok_mock)) == 1
 
 
@@ -341,7 +276,8 @@ def test_a_token_rejected_twice_is_not_retried_again(
     response = client.get("/api/me", headers={"Accept": "application/json"})
     assert response.status_code == 502
     assert response.get_json()["error"] == "access_token_invalid"
-    assert len(api_calls(tiktok_mock)) == 3  # login's user info, the call, one retry
+    # login's user info, the call, one retry
+    assert len(calls(tiktok_mock, USER_INFO_URL)) == 3
     assert len(refreshes(tiktok_mock)) == 1
 
 
@@ -360,3 +296,34 @@ def test_other_errors_do_not_refresh(
     )
     assert client.get("/api/me").status_code == 502
     assert refreshes(tiktok_mock) == []
+
+
+# -- the refresher and its rotation record
+
+
+def test_refresher_without_callbacks(app: Flask, tiktok_mock: Any) -> None:
+    state = get_state(app)
+    refresher = TokenRefresher(state.client, state.storage)
+    expired = OAuth2Tokens(token_body(expires_in=0))
+    tiktok_mock.post(TOKEN_URL, json=token_body(access_token="act.alice-2"))
+    with app.test_request_context():
+        assert refresher.ensure_fresh("open-id-alice", expired).access_token == (
+            "act.alice-2"
+        )
+        tiktok_mock.post(TOKEN_URL, json={"error": "invalid_grant", "log_id": "L"})
+        again = OAuth2Tokens(token_body(expires_in=0, refresh_token="rft.other"))
+        from flask_tiktok.errors import TikTokLoginRequired
+
+        with pytest.raises(TikTokLoginRequired):
+            refresher.ensure_fresh("open-id-alice", again)
+
+
+def test_rotation_record_is_bounded_and_expires() -> None:
+    record = _RotationRecord(ttl=300, size=2)
+    tokens = OAuth2Tokens({"access_token": "a"})
+    for name in ("r1", "r2", "r3"):
+        record.put(name, tokens)
+    assert record.get("r1") is None and record.get("r3") is tokens
+    expired = _RotationRecord(ttl=-1, size=10)
+    expired.put("r", tokens)
+    assert expired.get("r") is None

@@ -1,0 +1,150 @@
+"""SessionStorage: the user in the signed cookie, the tokens sealed in it (the
+cipher, bound to the open_id and the SECRET_KEY), hostile cookie records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from helpers import (
+    REVOKE_URL,
+    TOKEN_URL,
+    USER_INFO_URL,
+    calls,
+    cookie_payload,
+    create_app,
+    form,
+    log_in,
+    token_body,
+    user_info_body,
+)
+
+from flask_tiktok import SessionStorage
+from flask_tiktok.storage.sealing import TokenCipher
+from flask_tiktok.tokens import OAuth2Tokens
+
+
+@pytest.mark.parametrize("secrets", [[], [None], [""]])
+def test_cipher_without_secret_key_names_it(secrets: list[Any]) -> None:
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        TokenCipher(secrets)
+
+
+@pytest.mark.parametrize("blob", ["", "!!!not base64!!!", "A", "AAAA", "é"])
+def test_cipher_refuses_malformed_blobs(blob: str) -> None:
+    assert TokenCipher(["k"]).decrypt(blob, "open-id") is None
+
+
+def test_cipher_fallback_secret_opens_old_blobs_only() -> None:
+    old = TokenCipher(["old"]).encrypt(b"secret", "u")
+    assert TokenCipher(["new", "old"]).decrypt(old, "u") == b"secret"
+    assert TokenCipher(["new"]).decrypt(old, "u") is None
+
+
+def test_cookie_holds_no_token_and_stays_small(tiktok_mock: Any) -> None:
+    long_url = (
+        "https://p16-sign-va.tiktokcdn.com/tos-maliva-avt-0068/" + "a" * 180 + ".jpeg"
+    )
+    profile = {
+        "open_id": "-000Tu4AArq1kYnYzNsbIGBIDpsFB5PIzS9M",
+        "union_id": "c9c60f44-a68e-4f5d-84dd-ce22faeb0ba1",
+        "avatar_url": long_url,
+        "avatar_url_100": long_url + "?x=100",
+        "avatar_large_url": long_url + "?x=1080",
+        "display_name": "A creator with a long display name",
+        "bio_description": "Bio " * 20,
+        "profile_deep_link": "https://vm.tiktok.com/ZMabcdefg/",
+        "is_verified": False,
+        "username": "creator.name",
+        "follower_count": 123456,
+        "following_count": 321,
+        "likes_count": 9876543,
+        "video_count": 456,
+    }
+    tiktok_mock.post(
+        TOKEN_URL,
+        json=token_body(
+            access_token="act." + "A" * 70,
+            refresh_token="rft." + "B" * 70,
+            open_id=profile["open_id"],
+            scope="user.info.basic,user.info.profile,user.info.stats",
+        ),
+    )
+    tiktok_mock.get(USER_INFO_URL, json=user_info_body(profile))
+    app = create_app(
+        TIKTOK_SCOPES=["user.info.basic", "user.info.profile", "user.info.stats"]
+    )
+    client = app.test_client()
+    log_in(client)
+    payload = cookie_payload(client)
+    assert "A" * 70 not in payload and "B" * 70 not in payload
+    assert "A creator with a long display name" in payload
+    assert len(client.get_cookie("session").value) < 2048  # type: ignore[union-attr]
+    assert client.get("/stats").get_data(as_text=True) == "followers: 123456"
+
+
+def test_decoded_cookie_has_json_profile(app: Flask, tiktok_mock: Any) -> None:
+    client = app.test_client()
+    log_in(client)
+    record = json.loads(cookie_payload(client))["_tiktok"]
+    assert record["u"]["open_id"] == "open-id-alice"
+    assert record["s"] == "user.info.basic"
+
+
+def test_secret_key_rotation_keeps_users_logged_in(tiktok_mock: Any) -> None:
+    old = create_app(SECRET_KEY="old-secret")
+    client = old.test_client()
+    log_in(client)
+    cookie = client.get_cookie("session").value  # type: ignore[union-attr]
+    new = create_app(SECRET_KEY="new-secret", SECRET_KEY_FALLBACKS=["old-secret"])
+    other = new.test_client()
+    other.set_cookie("session", cookie)
+    assert other.get("/").get_data(as_text=True) == "Hello Alice &lt;Creator&gt;"
+    other.post("/tiktok/logout")
+    assert form(calls(tiktok_mock, REVOKE_URL)[-1])["token"] == "act.alice-1"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "not a dict",
+        {"u": "not a dict"},
+        {"u": {"display_name": "no open_id"}},
+        {"u": {"open_id": 42}},
+    ],
+)
+def test_malformed_session_record_is_anonymous(app: Flask, record: Any) -> None:
+    with app.test_request_context():
+        from flask import session
+
+        session["_tiktok"] = record
+        storage = SessionStorage()
+        assert storage.get_user() is None
+        assert storage.get_tokens("open-id-alice") is None
+
+
+def test_session_storage_touches_only_the_current_user(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    """Another user's open_id can neither read, overwrite nor delete the
+    current user's tokens."""
+    client = app.test_client()
+    log_in(client)
+    with client.session_transaction() as sess:
+        record = dict(sess["_tiktok"])
+    with app.test_request_context():
+        from flask import session
+
+        session["_tiktok"] = record
+        storage = SessionStorage()
+        stolen = OAuth2Tokens(token_body(access_token="act.mallory"))
+        assert storage.get_tokens("open-id-mallory") is None
+        storage.set_tokens("open-id-mallory", stolen)
+        storage.delete("open-id-mallory")
+        tokens = storage.get_tokens("open-id-alice")
+        assert tokens is not None and tokens.access_token == "act.alice-1"
+        del session["_tiktok"]["t"]
+        assert storage.get_tokens("open-id-alice") is None
+    SessionStorage().delete()  # outside a request: nothing to do, no error
