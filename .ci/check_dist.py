@@ -22,6 +22,7 @@ SDIST_FILES = [
     "LICENSE",
     "README.md",
     "CHANGES.md",
+    "CONTRIBUTING.md",
     "pyproject.toml",
     "docs/conf.py",
     "docs/index.rst",
