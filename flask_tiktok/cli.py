@@ -94,5 +94,5 @@ def refresh(open_id: str) -> None:
 @click.confirmation_option(prompt="Delete everything stored about this user?")
 def forget(open_id: str) -> None:
     """Delete everything stored about OPEN_ID (a data-deletion request)."""
-    _shared_state().storage.forget(open_id)
+    _shared_state().extension.forget(open_id)
     click.echo(f"Forgot {open_id}.")

@@ -156,7 +156,8 @@ class Key(Generic[T]):
     meaning: str
 
 
-#: Every key flask-tiktok reads, in the order the docs list them.
+#: Every key flask-tiktok reads, in the order they are checked (the first bad
+#: one is named).
 KEYS: tuple[Key[Any], ...] = (
     Key(
         "TIKTOK_CLIENT_KEY",
@@ -171,41 +172,6 @@ KEYS: tuple[Key[Any], ...] = (
         REQUIRED,
         _required,
         "The app's client secret; also signs TikTok's webhooks.",
-    ),
-    Key(
-        "TIKTOK_SCOPES",
-        "scopes",
-        ["user.info.basic"],
-        _name_list("scope"),
-        "The scopes every login asks for.",
-    ),
-    Key(
-        "TIKTOK_REDIRECT_URI",
-        "redirect_uri",
-        None,
-        _redirect_uri,
-        "The registered redirect URI (None: the external URL of tiktok.callback).",
-    ),
-    Key(
-        "TIKTOK_URL_PREFIX",
-        "url_prefix",
-        "/tiktok",
-        _url_prefix,
-        "Where the blueprint's routes are mounted.",
-    ),
-    Key(
-        "TIKTOK_LOGIN_REDIRECT",
-        "login_redirect",
-        "/",
-        _local_target,
-        "Where to go after login or logout without a safe next.",
-    ),
-    Key(
-        "TIKTOK_USER_FIELDS",
-        "user_fields",
-        None,
-        _user_fields,
-        "The user/info/ fields fetched at login (None: all the scopes allow).",
     ),
     Key(
         "TIKTOK_PKCE",
@@ -241,6 +207,41 @@ KEYS: tuple[Key[Any], ...] = (
         API_BASE_URL,
         _absolute_url,
         "The base of TikTok's resource APIs (tiktok.api paths are relative to it).",
+    ),
+    Key(
+        "TIKTOK_SCOPES",
+        "scopes",
+        ["user.info.basic"],
+        _name_list("scope"),
+        "The scopes every login asks for.",
+    ),
+    Key(
+        "TIKTOK_REDIRECT_URI",
+        "redirect_uri",
+        None,
+        _redirect_uri,
+        "The registered redirect URI (None: the external URL of tiktok.callback).",
+    ),
+    Key(
+        "TIKTOK_URL_PREFIX",
+        "url_prefix",
+        "/tiktok",
+        _url_prefix,
+        "Where the blueprint's routes are mounted.",
+    ),
+    Key(
+        "TIKTOK_LOGIN_REDIRECT",
+        "login_redirect",
+        "/",
+        _local_target,
+        "Where to go after login or logout without a safe next.",
+    ),
+    Key(
+        "TIKTOK_USER_FIELDS",
+        "user_fields",
+        None,
+        _user_fields,
+        "The user/info/ fields fetched at login (None: all the scopes allow).",
     ),
     Key(
         "TIKTOK_HTTP_TIMEOUT",

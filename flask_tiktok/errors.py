@@ -74,6 +74,12 @@ class OAuth2RequestError(TikTokError):
         text = f"{code}: {description}" if description else code
         super().__init__(f"{text} (log_id={log_id})" if log_id else text)
 
+    @classmethod
+    def from_body(cls, code: Any, description: Any, log_id: Any) -> OAuth2RequestError:
+        """Build the error from an answer's values (any JSON type; ``None`` stays
+        ``None``, anything else becomes text)."""
+        return cls(str(code), _opt_str(description), _opt_str(log_id))
+
     @property
     def transient(self) -> bool:
         """Whether the code is one of

@@ -39,7 +39,7 @@ def pkce_method(value: Any, name: str = "the PKCE method") -> PKCEMethod:
     """``value`` as a :data:`PKCEMethod`; anything else raises ``ValueError``
     naming ``name`` (a config key, an argument)."""
     if value not in ("hex", "S256"):
-        raise ValueError(f"{name} must be 'hex' or 'S256' (PKCE), not {value!r}")
+        raise ValueError(f"{name} must be 'hex' or 'S256', not {value!r}")
     return cast(PKCEMethod, value)
 
 

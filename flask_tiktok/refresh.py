@@ -22,12 +22,13 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from .client import TikTokClient
-from .errors import OAuth2RequestError, TikTokLoginRequired
+from .errors import TRANSIENT_OAUTH_ERRORS, OAuth2RequestError, TikTokLoginRequired
 from .logs import loggable, logger
 from .storage.base import BaseStorage
 from .tokens import OAuth2Tokens
 
-__all__ = ["TokenRefresher"]
+# TRANSIENT_OAUTH_ERRORS: 0.1's import path (its home is flask_tiktok.errors).
+__all__ = ["TRANSIENT_OAUTH_ERRORS", "TokenRefresher"]
 
 
 class _RotationRecord:

@@ -13,7 +13,15 @@ import math
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from flask import current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from .errors import TikTokAPIError, TikTokError, TikTokFetchError
@@ -25,6 +33,7 @@ from .state import get_state
 __all__ = [
     "error_page",
     "error_response",
+    "login_cancelled",
     "login_failed",
     "login_required_response",
     "missing_scopes_response",
@@ -165,14 +174,28 @@ def login_failed(
     logger.warning(
         "TikTok login failed: %s (%s)", error, loggable(exception or description)
     )
+    _send_login_failed(error, description, exception)
+    log_id = None if exception is None else exception.log_id
+    return error_page(status, title, message, error, log_id)
+
+
+def login_cancelled(description: str | None) -> Response:
+    """The user cancelled on TikTok's consent page: no error page, a flashed
+    message and the way home (``tiktok_login_failed`` with ``access_denied``)."""
+    _send_login_failed("access_denied", description, None)
+    flash("TikTok login was cancelled.", "info")
+    return redirect(get_state().settings.login_redirect)
+
+
+def _send_login_failed(
+    error: str, description: str | None, exception: TikTokError | None
+) -> None:
     tiktok_login_failed.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         error=error,
         description=description,
         exception=exception,
     )
-    log_id = None if exception is None else exception.log_id
-    return error_page(status, title, message, error, log_id)
 
 
 def error_response(exc: TikTokError) -> Response:

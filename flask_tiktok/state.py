@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from flask import Flask, current_app
 
 from .client import TikTokClient
@@ -10,10 +12,21 @@ from .expiring import ExpiringRecord
 from .refresh import TokenRefresher
 from .storage.base import BaseStorage, StoredUser
 
-__all__ = ["EXTENSION_KEY", "TikTokState", "get_state"]
+__all__ = ["EXTENSION_KEY", "Extension", "TikTokState", "get_state"]
 
 #: The key of :class:`TikTokState` in ``app.extensions``.
 EXTENSION_KEY = "tiktok"
+
+
+class Extension(Protocol):
+    """What the routes and commands call on the registered
+    :class:`~flask_tiktok.TikTok` (an app may override these methods)."""
+
+    def logout_user(self, reason: str = "logout") -> None:
+        """End the request's login without asking TikTok."""
+
+    def forget(self, open_id: str) -> None:
+        """Delete everything stored about ``open_id``."""
 
 
 class TikTokState:
@@ -22,7 +35,7 @@ class TikTokState:
 
     def __init__(
         self,
-        extension: object,
+        extension: Extension,
         settings: Settings,
         client: TikTokClient,
         storage: BaseStorage,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, request
+from flask import Blueprint, current_app, redirect, request
 from werkzeug.wrappers import Response
 
 from .current import current_login, drop_current_login
@@ -31,10 +31,11 @@ from .redirects import safe_next
 from .responses import (
     error_page,
     error_response,
+    login_cancelled,
     login_failed,
     login_required_response,
 )
-from .signals import tiktok_logged_in, tiktok_login_failed
+from .signals import tiktok_logged_in
 from .state import get_state
 from .user import TikTokUser
 
@@ -63,14 +64,7 @@ def callback() -> Response:
         error = args.get("error", "")
         description = args.get("error_description")
         if error == "access_denied":
-            tiktok_login_failed.send(
-                current_app._get_current_object(),  # type: ignore[attr-defined]
-                error="access_denied",
-                description=description,
-                exception=None,
-            )
-            flash("TikTok login was cancelled.", "info")
-            return redirect(state.settings.login_redirect)
+            return login_cancelled(description)
         return login_failed("authorization_error", f"{error}: {description}")
     code = args.get("code")
     if not code:
@@ -120,8 +114,9 @@ def logout() -> Response:
     user = current_login(state).stored
     if user is not None:
         _revoke(user.open_id)
-        # Read again: a refresh TikTok refused while revoking ended it already.
-        current_login(state).end("logout")
+        # A refresh TikTok refused while revoking has ended it already (and
+        # said so); logout_user reads the login again and finds nobody then.
+        state.extension.logout_user("logout")
     target = request.form.get("next") or request.args.get("next")
     return redirect(safe_next(target, state.settings.login_redirect))
 

@@ -129,15 +129,13 @@ def oauth_error(body: Mapping[str, Any]) -> OAuth2RequestError | None:
     if isinstance(error, dict):
         code = error.get("code")
         if code and code != "ok":
-            return OAuth2RequestError(
-                str(code), _opt_str(error.get("message")), _opt_str(error.get("log_id"))
+            return OAuth2RequestError.from_body(
+                code, error.get("message"), error.get("log_id")
             )
         return None
     if error:
-        return OAuth2RequestError(
-            str(error),
-            _opt_str(body.get("error_description")),
-            _opt_str(body.get("log_id")),
+        return OAuth2RequestError.from_body(
+            error, body.get("error_description"), body.get("log_id")
         )
     return None
 
@@ -156,7 +154,3 @@ def api_error(
     if isinstance(error, dict) and error.get("code") == "ok":
         return None
     return TikTokAPIError.from_envelope(error, resp.status_code, retry_after(resp))
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)

@@ -92,8 +92,13 @@ INVALID_GRANT = {"error": "invalid_grant", "log_id": "L"}
 # -- the test app ---------------------------------------------------------------
 
 
-def bare_app(*, storage: BaseStorage | None = None, **config: Any) -> Flask:
-    """An app with TikTok registered (the test credentials) and no routes."""
+def bare_app(
+    *,
+    storage: BaseStorage | None = None,
+    extension: type[TikTok] = TikTok,
+    **config: Any,
+) -> Flask:
+    """An app with ``extension`` registered (the test credentials), no routes."""
     app = Flask(__name__)
     app.config.update(
         TESTING=True,
@@ -102,13 +107,18 @@ def bare_app(*, storage: BaseStorage | None = None, **config: Any) -> Flask:
         TIKTOK_CLIENT_SECRET=CLIENT_SECRET,
     )
     app.config.update(config)
-    app.extensions["test_tiktok"] = TikTok(app, storage=storage)
+    app.extensions["test_tiktok"] = extension(app, storage=storage)
     return app
 
 
-def create_app(*, storage: BaseStorage | None = None, **config: Any) -> Flask:
+def create_app(
+    *,
+    storage: BaseStorage | None = None,
+    extension: type[TikTok] = TikTok,
+    **config: Any,
+) -> Flask:
     """A small app with public, protected and scope-protected routes."""
-    app = bare_app(storage=storage, **config)
+    app = bare_app(storage=storage, extension=extension, **config)
     tiktok: TikTok = app.extensions["test_tiktok"]
 
     @app.get("/")

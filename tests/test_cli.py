@@ -18,6 +18,7 @@ from helpers import (
 )
 from sqlalchemy import Engine
 
+from flask_tiktok import TikTok
 from flask_tiktok.sqla import SQLAlchemyStorage
 from flask_tiktok.storage import StoredUser
 from flask_tiktok.tokens import OAuth2Tokens
@@ -92,3 +93,22 @@ def test_cli_reports_a_tiktok_outage(
     result = sqla_app.test_cli_runner().invoke(args=["tiktok", "refresh", ALICE])
     assert result.exit_code == 1
     assert "TikTok could not refresh" in result.output
+
+
+def test_forget_goes_through_the_extension(
+    storage: SQLAlchemyStorage, engine: Engine, tiktok_mock: Any
+) -> None:
+    """``flask tiktok forget`` is ``TikTok.forget``, which an app may extend."""
+    forgotten: list[str] = []
+
+    class AuditedTikTok(TikTok):
+        def forget(self, open_id: str) -> None:
+            forgotten.append(open_id)
+            super().forget(open_id)
+
+    app = create_app(storage=storage, extension=AuditedTikTok)
+    store(app, storage, OAuth2Tokens(token_body()))
+    result = app.test_cli_runner().invoke(args=["tiktok", "forget", ALICE, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert forgotten == [ALICE]
+    assert row(engine) is None

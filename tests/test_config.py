@@ -67,6 +67,28 @@ def test_set_defaults_gives_each_key_its_default_and_keeps_the_apps() -> None:
     assert fresh["TIKTOK_SCOPES"] == ["user.info.basic"]  # no shared list
 
 
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        ({"TIKTOK_SCOPES": "a b", "TIKTOK_PKCE": "plain"}, "TIKTOK_PKCE"),
+        ({"TIKTOK_SCOPES": [], "TIKTOK_TOKEN_URL": "/token"}, "TIKTOK_TOKEN_URL"),
+        (
+            {"TIKTOK_REDIRECT_URI": "ftp://x", "TIKTOK_API_BASE_URL": "v2/"},
+            "TIKTOK_API_BASE_URL",
+        ),
+    ],
+)
+def test_the_first_bad_key_is_named_in_check_order(
+    bad: dict[str, Any], named: str
+) -> None:
+    """PKCE and the endpoint URLs are checked first, then the rest."""
+    config: dict[str, Any] = {"TIKTOK_CLIENT_KEY": "ck", "TIKTOK_CLIENT_SECRET": "cs"}
+    Settings.set_defaults(config)
+    config.update(bad)
+    with pytest.raises(ValueError, match=f"^{named} "):
+        Settings.from_config(config)
+
+
 def test_settings_are_typed_precisely() -> None:
     hints = get_type_hints(Settings)
     assert hints["pkce"] == Literal["hex", "S256"]

@@ -13,6 +13,7 @@ from helpers import (
     AUTHORIZE_URL,
     REVOKE_URL,
     TOKEN_URL,
+    create_app,
     decline_stats,
     log_in,
     log_in_as_bob,
@@ -20,7 +21,7 @@ from helpers import (
     token_body,
 )
 
-from flask_tiktok import signals
+from flask_tiktok import TikTok, signals
 from flask_tiktok.state import get_state
 
 
@@ -172,3 +173,22 @@ def test_logout_user_without_a_user_sends_nothing(app: Flask) -> None:
         app.extensions["test_tiktok"].logout_user()
         assert app.extensions["test_tiktok"].storage is get_state().storage
     assert seen == []
+
+
+def test_the_logout_route_ends_the_login_through_logout_user(
+    tiktok_mock: Any,
+) -> None:
+    """An app that overrides ``TikTok.logout_user`` sees every logout."""
+    seen: list[str] = []
+
+    class AuditedTikTok(TikTok):
+        def logout_user(self, reason: str = "logout") -> None:
+            seen.append(reason)
+            super().logout_user(reason)
+
+    client = create_app(extension=AuditedTikTok).test_client()
+    log_in(client)
+    assert client.post("/tiktok/logout").status_code == 302
+    assert seen == ["logout"]
+    assert revoked_tokens(tiktok_mock) == ["act.alice-1"]
+    assert client.get("/me").status_code == 302

@@ -49,8 +49,8 @@ class BaseStorage(ABC):
 
     A storage keeps, for each TikTok user (``open_id``), their profile and
     granted scopes (a :class:`StoredUser`) and their token pair (an
-    :class:`~flask_tiktok.OAuth2Tokens`, sealed with
-    :func:`~flask_tiktok.storage.sealing.seal_tokens`, never in clear). Its
+    :class:`~flask_tiktok.OAuth2Tokens`; the built-in backends keep it
+    sealed with :func:`~flask_tiktok.storage.sealing.seal_tokens`). Its
     methods come in two kinds, and each says which it is:
 
     **The request's login** (need a request context; they read or write the
@@ -58,7 +58,9 @@ class BaseStorage(ABC):
 
     - :meth:`get_user`: who the browser is logged in as.
     - :meth:`set`: store a new login and make it the browser's.
-    - :meth:`delete` with no ``open_id``: end the browser's login.
+    - :meth:`delete` with no ``open_id``: end the request's user's login (a
+      server-side backend ends it on every device: the login is the user's,
+      the browser only refers to it).
 
     **A given user** (``open_id`` first; work in any app context, so jobs and
     CLI commands can use them when the backend is :attr:`shared`):
