@@ -47,7 +47,7 @@ nitpick_ignore_regex = [
         r"|StartResponse",
     ),
     # Type variables: generic signatures, not documented classes.
-    (r"py:class", r"flask_tiktok\.\w+\.T"),
+    (r"py:class", r"flask_tiktok\.\w+\.(T|OwnerLoader|BeforeConnect)"),
 ]
 
 myst_heading_anchors = 2

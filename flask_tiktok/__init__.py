@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .accounts import TikTokAccount
 from .api import TikTokAPISession
 from .client import TikTokClient, VideoPage, parse_api_response
 from .errors import (
@@ -20,7 +21,7 @@ from .extension import TikTok
 from .fields import FIELDS_BY_SCOPE, fields_for_scopes
 from .pkce import create_code_challenge, generate_code_verifier, generate_state
 from .redirects import is_safe_next
-from .storage.base import BaseStorage, StoredUser
+from .storage.base import BaseStorage, StoredAccount, StoredUser
 from .storage.session import SessionStorage
 from .tokens import OAuth2Tokens
 from .user import (
@@ -53,10 +54,12 @@ __all__ = [
     "OAuth2RequestError",
     "OAuth2Tokens",
     "SessionStorage",
+    "StoredAccount",
     "StoredUser",
     "TikTok",
     "TikTokAPIError",
     "TikTokAPISession",
+    "TikTokAccount",
     "TikTokClient",
     "TikTokError",
     "TikTokFetchError",

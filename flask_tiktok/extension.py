@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import nullcontext
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import requests
-from flask import Flask, current_app, has_app_context
+from flask import Flask, url_for
 
+from .accounts import (
+    TikTokAccount,
+    account_disconnected,
+    account_of,
+    api_session,
+    disconnect,
+)
 from .api import TikTokAPISession
 from .cli import cli
 from .client import TikTokClient
@@ -17,13 +23,17 @@ from .current import current_login, drop_current_login
 from .errors import TikTokLoginRequired
 from .receiver import exempt_from_csrf
 from .refresh import TokenRefresher
-from .signals import tiktok_logged_out, tiktok_token_refreshed
-from .state import EXTENSION_KEY, TikTokState, get_state
+from .signals import (
+    tiktok_logged_out,
+    tiktok_token_refreshed,
+)
+from .state import EXTENSION_KEY, ConnectHooks, TikTokState, get_state
 from .storage.base import BaseStorage
 from .storage.session import SessionStorage
 from .tokens import OAuth2Tokens
 from .user import current_tiktok_user
 from .views import blueprint, webhook
+from .wire import scope_param
 
 __all__ = ["TikTok"]
 
@@ -57,6 +67,7 @@ class TikTok:
         self._storage = storage
         self._session = session
         self._refresh_leeway = refresh_leeway
+        self._hooks = ConnectHooks()
         if app is not None:
             self.init_app(app)
 
@@ -83,6 +94,8 @@ class TikTok:
             session=self._session,
         )
         storage = self._storage or SessionStorage()
+        if self._hooks.owner_loader is not None:
+            _require_shared(storage, "@tiktok.owner_loader")
 
         def refreshed(open_id: str, tokens: OAuth2Tokens) -> None:
             tiktok_token_refreshed.send(app, open_id=open_id, tokens=tokens)
@@ -90,6 +103,7 @@ class TikTok:
         def refused(open_id: str, reason: str) -> None:
             drop_current_login()
             tiktok_logged_out.send(app, open_id=open_id, reason=reason)
+            account_disconnected(app, get_state(app), open_id, "refresh_refused")
 
         refresher = TokenRefresher(
             client,
@@ -99,7 +113,7 @@ class TikTok:
             on_refused=refused,
         )
         app.extensions[EXTENSION_KEY] = TikTokState(
-            self, settings, client, storage, refresher
+            self, settings, client, storage, refresher, self._hooks
         )
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         exempt_from_csrf(app, webhook)
@@ -145,37 +159,95 @@ class TikTok:
         :class:`~flask_tiktok.TikTokLoginRequired` when no tokens are stored
         or TikTok refused to refresh them.
         """
-        state = get_state()
-        if not state.storage.shared:
-            raise RuntimeError(
-                "tiktok.api_for() needs a shared storage:"
-                f" {type(state.storage).__name__} keeps tokens in each user's"
-                " browser session, out of reach of jobs and other workers. Pass"
-                " storage=SQLAlchemyStorage(...) to TikTok()."
-            )
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        cached: list[OAuth2Tokens] = []
+        return api_session(_shared_state("tiktok.api_for()"), open_id)
 
-        def tokens() -> OAuth2Tokens:
-            if cached and not cached[0].access_token_expired(state.refresher.leeway):
-                return cached[0]
-            with nullcontext() if has_app_context() else app.app_context():
-                stored = state.storage.get_tokens(open_id)
-                if stored is None:
-                    raise TikTokLoginRequired(
-                        f"no TikTok tokens stored for {open_id!r}"
-                    )
-                fresh = state.refresher.ensure_fresh(open_id, stored)
-            cached[:] = [fresh]
-            return fresh
+    # -- connected accounts ------------------------------------------------
 
-        def renew(rejected: OAuth2Tokens) -> OAuth2Tokens:
-            with nullcontext() if has_app_context() else app.app_context():
-                fresh = state.refresher.ensure_fresh(open_id, rejected, force=True)
-            cached[:] = [fresh]
-            return fresh
+    def owner_loader(self, func: OwnerLoader) -> OwnerLoader:
+        """Register the function that says who the app's user is.
 
-        return TikTokAPISession(state.client, tokens, renew)
+        It returns the current request's user id (any value; stored as its
+        ``str``), or ``None`` when nobody is signed in, like Flask-Login's
+        ``user_loader`` in reverse::
+
+            @tiktok.owner_loader
+            def current_owner():
+                return current_user.get_id() if current_user.is_authenticated else None
+
+        Connected accounts need a shared storage: registering it with the
+        cookie session is an error.
+        """
+        _require_shared(self._storage or SessionStorage(), "@tiktok.owner_loader")
+        self._hooks.owner_loader = func
+        return func
+
+    def before_connect(self, func: BeforeConnect) -> BeforeConnect:
+        """Register ``func(owner_id, user, tokens, previous_owner_id)``, called
+        before a connected account is stored.
+
+        ``user`` is a :class:`~flask_tiktok.StoredUser`, ``tokens`` the new
+        :class:`~flask_tiktok.OAuth2Tokens`. Return a response (anything a
+        view may return) to refuse: nothing is stored. Return ``None`` to
+        accept. ``previous_owner_id`` is set when another owner holds the
+        account: with no hook such a connect is refused (409); with hooks it
+        moves to the new owner when every hook returns ``None``, so check it.
+        """
+        self._hooks.before_connect.append(func)
+        return func
+
+    def connect_url(
+        self, *, scopes: Iterable[str] | None = None, next: str | None = None
+    ) -> str:
+        """The URL of ``tiktok.connect``, asking for ``scopes`` on top of
+        ``TIKTOK_SCOPES``, returning to ``next``."""
+        args: dict[str, Any] = {}
+        if scopes is not None:
+            args["scope"] = scope_param(scopes)
+        if next is not None:
+            args["next"] = next
+        return url_for("tiktok.connect", **args)
+
+    def accounts(self, owner_id: Any = None) -> list[TikTokAccount]:
+        """The TikTok accounts of ``owner_id`` (default: the request's owner),
+        oldest connection first; ``[]`` with no owner. One query."""
+        state = _shared_state("tiktok.accounts()")
+        owner = state.hooks.owner() if owner_id is None else str(owner_id)
+        if owner is None:
+            return []
+        return [account_of(state, a) for a in state.storage.list_accounts(owner)]
+
+    def account(self, open_id: str) -> TikTokAccount | None:
+        """The request's owner's account ``open_id``, or ``None`` (also for
+        another owner's: never theirs)."""
+        state = _shared_state("tiktok.account()")
+        owner = state.hooks.owner()
+        stored = state.storage.get_account(open_id)
+        if owner is None or stored is None or stored.owner_id != owner:
+            return None
+        return account_of(state, stored)
+
+    def refresh(self, open_id: str, *, force: bool = False) -> OAuth2Tokens:
+        """Refresh ``open_id``'s tokens now (once across processes) and return
+        them. Without ``force``, tokens still valid are returned as they are.
+
+        :raises TikTokLoginRequired: none are stored, or TikTok refused.
+        """
+        state = _shared_state("tiktok.refresh()")
+        tokens = state.storage.get_tokens(open_id)
+        if tokens is None:
+            raise TikTokLoginRequired(f"no TikTok tokens stored for {open_id!r}")
+        return state.refresher.ensure_fresh(open_id, tokens, force=force)
+
+    def disconnect_account(self, open_id: str) -> None:
+        """Revoke ``open_id`` at TikTok (best effort) and delete it, as the
+        ``tiktok.disconnect`` route does (no owner check: for jobs and admins).
+        """
+        state = _shared_state("tiktok.disconnect_account()")
+        stored = state.storage.get_account(open_id)
+        if stored is None:
+            return
+        disconnect(state, stored, "disconnect")
+        drop_current_login()
 
     def forget(self, open_id: str) -> None:
         """Delete everything stored about ``open_id`` (a data-deletion request).
@@ -211,6 +283,25 @@ class TikTok:
     def logout_user(self, reason: str = "logout") -> None:
         """Forget the current request's user without asking TikTok anything."""
         current_login().end(reason)
+
+
+OwnerLoader = TypeVar("OwnerLoader", bound=Callable[[], Any])
+BeforeConnect = TypeVar("BeforeConnect", bound=Callable[..., Any])
+
+
+def _require_shared(storage: BaseStorage, what: str) -> None:
+    if not storage.shared:
+        raise RuntimeError(
+            f"{what} needs a shared storage: {type(storage).__name__} keeps"
+            " tokens in each user's browser session, out of reach of jobs and"
+            " other workers. Pass storage=SQLAlchemyStorage(...) to TikTok()."
+        )
+
+
+def _shared_state(what: str) -> TikTokState:
+    state = get_state()
+    _require_shared(state.storage, what)
+    return state
 
 
 def _template_context() -> dict[str, Any]:

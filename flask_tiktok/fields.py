@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["FIELDS_BY_SCOPE", "fields_for_scopes"]
+__all__ = ["FIELDS_BY_SCOPE", "KNOWN_FIELDS", "fields_for_scopes"]
 
 #: The ``user/info/`` fields each scope allows.
 FIELDS_BY_SCOPE: dict[str, tuple[str, ...]] = {
@@ -29,6 +29,11 @@ FIELDS_BY_SCOPE: dict[str, tuple[str, ...]] = {
         "video_count",
     ),
 }
+
+
+#: Every field of ``user/info/``: a profile object reads an unfetched one as
+#: ``None`` and refuses any other name.
+KNOWN_FIELDS = frozenset(f for fields in FIELDS_BY_SCOPE.values() for f in fields)
 
 
 def fields_for_scopes(scopes: Iterable[str]) -> list[str]:

@@ -69,6 +69,8 @@ class PendingLogin:
     created_at: int
     #: The scopes a protected page asked for, if one did.
     wanted: tuple[str, ...] = ()
+    #: For a connect: the app's user who started it (``None``: a login).
+    owner: str | None = None
 
     def encode(self) -> dict[str, Any]:
         """The record as kept in the session (short keys: it is a cookie)."""
@@ -81,6 +83,8 @@ class PendingLogin:
         }
         if self.wanted:
             record["w"] = list(self.wanted)
+        if self.owner is not None:
+            record["o"] = self.owner
         return record
 
     @classmethod
@@ -91,12 +95,14 @@ class PendingLogin:
         state, verifier = record.get("s"), record.get("v")
         next_url, redirect_uri = record.get("n"), record.get("r")
         created_at, wanted = record.get("c", 0), record.get("w", [])
+        owner = record.get("o")
         if (
             not isinstance(state, str)
             or not isinstance(verifier, str)
             or not isinstance(redirect_uri, str)
             or not isinstance(created_at, int)
             or not isinstance(wanted, list)
+            or not (owner is None or isinstance(owner, str))
         ):
             return None
         return cls(
@@ -106,6 +112,7 @@ class PendingLogin:
             redirect_uri,
             created_at,
             tuple(s for s in wanted if isinstance(s, str)),
+            owner,
         )
 
     def expired(self, now: float) -> bool:
@@ -114,12 +121,18 @@ class PendingLogin:
 
 
 def start_login(
-    scopes: Sequence[str], next_url: str, *, wanted: Sequence[str] = ()
+    scopes: Sequence[str],
+    next_url: str,
+    *,
+    wanted: Sequence[str] = (),
+    owner: str | None = None,
 ) -> Response:
     """Remember a new state and PKCE verifier, then send the browser to TikTok.
 
     ``wanted`` are the scopes a protected page asked for: if the user does
     not grant them, that page says so instead of asking again at once.
+    With an ``owner`` it is a connect for that app user: TikTok is asked to
+    let the person pick an account (``disable_auto_auth=1``).
     """
     state = get_state()
     redirect_uri = state.settings.redirect_uri or url_for(
@@ -135,6 +148,7 @@ def start_login(
         redirect_uri,
         now,
         tuple(wanted),
+        owner,
     )
     pending = [p for p in _pending() if not p.expired(now)][-(_MAX_PENDING - 1) :]
     records = [p.encode() for p in [*pending, login]]
@@ -142,7 +156,11 @@ def start_login(
         records.pop(0)
     session[_PENDING] = records
     url = state.client.create_authorization_url(
-        login.state, scopes, code_verifier=login.verifier, redirect_uri=redirect_uri
+        login.state,
+        scopes,
+        code_verifier=login.verifier,
+        redirect_uri=redirect_uri,
+        disable_auto_auth=True if owner is not None else None,
     )
     return redirect(url)
 

@@ -9,7 +9,8 @@ once and retries for 72 hours), handled, and answered 200; a repeat is
 answered 200 and not handled again.
 
 Handling ``authorization.removed`` deletes what the storage keeps for that
-``open_id`` and sends ``tiktok_authorization_removed``; every event sends
+``open_id``'s tokens and sends ``tiktok_authorization_removed`` (and, for a
+connected account, whoever owns it, ``tiktok_account_disconnected``); every event sends
 ``tiktok_webhook_received``. Receivers run before TikTok gets its answer, so
 they should be quick (hand slow work to a queue).
 
@@ -34,6 +35,7 @@ from typing import Any
 from flask import Flask, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
+from .accounts import account_disconnected
 from .errors import WebhookPayloadError, WebhookSignatureError
 from .signals import tiktok_authorization_removed, tiktok_webhook_received
 from .state import TikTokState, get_state
@@ -135,6 +137,7 @@ def _handle(state: TikTokState, event: WebhookEvent) -> None:
         tiktok_authorization_removed.send(
             app, open_id=event.user_openid, reason=event.reason
         )
+        account_disconnected(app, state, event.user_openid, "authorization_removed")
 
 
 def exempt_from_csrf(app: Flask, view: Any) -> None:

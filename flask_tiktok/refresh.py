@@ -22,7 +22,12 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from .client import TikTokClient
-from .errors import TRANSIENT_OAUTH_ERRORS, OAuth2RequestError, TikTokLoginRequired
+from .errors import (
+    TRANSIENT_OAUTH_ERRORS,
+    OAuth2RequestError,
+    TikTokError,
+    TikTokLoginRequired,
+)
 from .logs import loggable, logger
 from .storage.base import BaseStorage
 from .tokens import OAuth2Tokens
@@ -107,6 +112,31 @@ class TokenRefresher:
             if self._on_refused is not None:
                 self._on_refused(open_id, refused.reason)
             raise TikTokLoginRequired(f"TikTok login ended: {refused.reason}") from None
+
+    def revoke(self, open_id: str) -> None:
+        """Revoke ``open_id``'s authorization at TikTok, best effort.
+
+        TikTok revokes by access token, and an expired one can no longer name
+        the authorization: it is refreshed first (as any refresh, under the
+        lock). A login whose refresh token has expired too is left to lapse;
+        a failure is logged, never raised. The stored tokens are not deleted
+        here.
+        """
+        tokens = self.storage.get_tokens(open_id)
+        if tokens is None:
+            return
+        try:
+            if tokens.access_token_expired():
+                if tokens.refresh_token_expired():
+                    return
+                tokens = self.ensure_fresh(open_id, tokens)
+            self.client.revoke_token(tokens.access_token)
+        except TikTokLoginRequired:
+            return  # TikTok refused the refresh: the authorization is over there
+        except TikTokError as exc:
+            logger.warning(
+                "TikTok token revocation failed (going on): %s", loggable(exc)
+            )
 
     def _refresh(self, open_id: str, tokens: OAuth2Tokens, force: bool) -> OAuth2Tokens:
         with self.storage.refresh_lock(open_id):

@@ -37,6 +37,7 @@ __all__ = [
     "login_failed",
     "login_required_response",
     "missing_scopes_response",
+    "owner_required_response",
     "prefers_json",
 ]
 
@@ -64,6 +65,11 @@ _LOGIN_FAILURES = {
         400,
         "TikTok refused the login",
         "TikTok did not accept the login. Please try again.",
+    ),
+    "owner_changed": (
+        403,
+        "You are signed in as someone else now",
+        "The TikTok account was not connected. Please connect it again.",
     ),
     "tiktok_unreachable": (
         504,
@@ -136,6 +142,17 @@ def login_required_response() -> Response:
         response.status_code = 401
         return response
     return redirect(login_url)
+
+
+def owner_required_response() -> Response:
+    """What a connect without an app user gets: 401, and nothing started."""
+    return error_page(
+        401,
+        "Sign in first",
+        "Sign in to this site first, then connect your TikTok account.",
+        "owner_required",
+        retry_url=get_state().settings.login_redirect,
+    )
 
 
 def missing_scopes_response(granted: Sequence[str], missing: Sequence[str]) -> Response:

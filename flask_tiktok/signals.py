@@ -5,6 +5,8 @@ from __future__ import annotations
 from blinker import Namespace
 
 __all__ = [
+    "tiktok_account_connected",
+    "tiktok_account_disconnected",
     "tiktok_authorization_removed",
     "tiktok_logged_in",
     "tiktok_logged_out",
@@ -42,3 +44,14 @@ tiktok_webhook_received = _signals.signal("tiktok-webhook-received")
 #: TikTok said a user removed the app's authorization. Keyword arguments:
 #: ``open_id`` and ``reason`` (TikTok's reason number).
 tiktok_authorization_removed = _signals.signal("tiktok-authorization-removed")
+
+#: An app user connected a TikTok account. Keyword arguments: ``owner_id``,
+#: ``account`` (a :class:`~flask_tiktok.TikTokAccount`) and ``tokens``.
+tiktok_account_connected = _signals.signal("tiktok-account-connected")
+
+#: A connected account can no longer be used. Keyword arguments: ``owner_id``,
+#: ``open_id`` and ``reason``: ``"disconnect"`` (the owner or the app
+#: disconnected it: it is deleted), ``"authorization_removed"`` (TikTok's
+#: webhook) or ``"refresh_refused"`` (in both, the account stays with
+#: ``has_tokens`` False, to offer "reconnect").
+tiktok_account_disconnected = _signals.signal("tiktok-account-disconnected")

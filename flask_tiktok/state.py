@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from flask import Flask, current_app
 
@@ -12,7 +13,7 @@ from .expiring import ExpiringRecord
 from .refresh import TokenRefresher
 from .storage.base import BaseStorage, StoredUser
 
-__all__ = ["EXTENSION_KEY", "Extension", "TikTokState", "get_state"]
+__all__ = ["EXTENSION_KEY", "ConnectHooks", "Extension", "TikTokState", "get_state"]
 
 #: The key of :class:`TikTokState` in ``app.extensions``.
 EXTENSION_KEY = "tiktok"
@@ -29,6 +30,29 @@ class Extension(Protocol):
         """Delete everything stored about ``open_id``."""
 
 
+class ConnectHooks:
+    """The app's callbacks for connected accounts (``@tiktok.owner_loader``,
+    ``@tiktok.before_connect``), kept by the :class:`~flask_tiktok.TikTok`
+    instance and shared with every app it serves."""
+
+    def __init__(self) -> None:
+        #: Returns the app's own user id for the request, or ``None``.
+        self.owner_loader: Callable[[], Any] | None = None
+        #: Called before a connection is stored; a response refuses it.
+        self.before_connect: list[Callable[..., Any]] = []
+
+    def owner(self) -> str | None:
+        """The request's owner id as a string (an int is stored as its str)."""
+        if self.owner_loader is None:
+            raise RuntimeError(
+                "Connected accounts need to know the app's user: register a"
+                " function with @tiktok.owner_loader that returns the current"
+                " user's id (or None)."
+            )
+        owner = self.owner_loader()
+        return None if owner is None else str(owner)
+
+
 class TikTokState:
     """What :meth:`TikTok.init_app <flask_tiktok.TikTok.init_app>` keeps in
     ``app.extensions["tiktok"]``: the parts, already made and checked."""
@@ -40,6 +64,7 @@ class TikTokState:
         client: TikTokClient,
         storage: BaseStorage,
         refresher: TokenRefresher,
+        hooks: ConnectHooks | None = None,
     ) -> None:
         #: The :class:`~flask_tiktok.TikTok` instance registered on the app.
         self.extension = extension
@@ -51,6 +76,8 @@ class TikTokState:
         self.storage = storage
         #: The one way tokens are refreshed: once per expiry, across processes.
         self.refresher = refresher
+        #: The connected-account callbacks.
+        self.hooks = hooks or ConnectHooks()
         #: ``open_id -> create_time`` of the ``authorization.removed`` events
         #: this process received (only with ``TIKTOK_REMEMBER_REMOVED``).
         self.removed_users = ExpiringRecord(100_000)

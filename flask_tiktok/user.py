@@ -11,7 +11,7 @@ from flask import current_app, has_request_context
 from werkzeug.local import LocalProxy
 
 from .current import current_login
-from .fields import FIELDS_BY_SCOPE
+from .fields import KNOWN_FIELDS
 from .responses import login_required_response, missing_scopes_response
 from .storage.base import StoredUser
 
@@ -21,8 +21,6 @@ __all__ = [
     "current_tiktok_user",
     "tiktok_login_required",
 ]
-
-_KNOWN_FIELDS = frozenset(f for fields in FIELDS_BY_SCOPE.values() for f in fields)
 
 
 class TikTokUser:
@@ -43,7 +41,7 @@ class TikTokUser:
         return f"<TikTokUser {self.open_id!r}>"
 
     def __getattr__(self, name: str) -> Any:
-        if name in _KNOWN_FIELDS:
+        if name in KNOWN_FIELDS:
             return self._stored.profile.get(name)
         raise AttributeError(name)
 
@@ -80,7 +78,7 @@ class AnonymousTikTokUser:
         return "<AnonymousTikTokUser>"
 
     def __getattr__(self, name: str) -> Any:
-        if name in _KNOWN_FIELDS:
+        if name in KNOWN_FIELDS:
             return None
         raise AttributeError(name)
 

@@ -1,4 +1,5 @@
-"""The ``tiktok`` blueprint: login, callback, logout and webhook routes.
+"""The ``tiktok`` blueprint: login, connect, callback, logout, disconnect and
+webhook routes.
 
 Each route says what happened; :mod:`flask_tiktok.flow` does the login's
 steps and :mod:`flask_tiktok.responses` says how every outcome is answered.
@@ -11,6 +12,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, request
 from werkzeug.wrappers import Response
 
+from .accounts import disconnect as disconnect_account
+from .accounts import finish_connect, start_connect
 from .current import current_login, drop_current_login
 from .errors import (
     TikTokError,
@@ -25,7 +28,6 @@ from .flow import (
     start_login,
     take_pending_login,
 )
-from .logs import loggable, logger
 from .receiver import receive_webhook, refused_webhook
 from .redirects import safe_next
 from .responses import (
@@ -38,6 +40,7 @@ from .responses import (
 from .signals import tiktok_logged_in
 from .state import get_state
 from .user import TikTokUser
+from .wire import scope_param, split_list
 
 __all__ = ["blueprint"]
 
@@ -50,6 +53,28 @@ def login() -> Response:
     settings = get_state().settings
     next_url = safe_next(request.args.get("next"), settings.login_redirect)
     return start_login(settings.scopes, next_url)
+
+
+@blueprint.get("/connect")
+def connect() -> Response:
+    """Connect a TikTok account to the request's app user (``owner_loader``).
+
+    ``scope`` adds comma-separated scopes to ``TIKTOK_SCOPES``; ``next`` is
+    where to return. Without an app user: 401, nothing started.
+    """
+    state = get_state()
+    asked = split_list(request.args.get("scope"))
+    try:
+        extra = split_list(scope_param(asked)) if asked else []
+    except ValueError:
+        return error_page(
+            400,
+            "Invalid scopes",
+            "The scopes asked for are malformed.",
+            "invalid_scope",
+        )
+    next_url = safe_next(request.args.get("next"), state.settings.login_redirect)
+    return start_connect(state, extra, next_url)
 
 
 @blueprint.get("/callback")
@@ -69,10 +94,17 @@ def callback() -> Response:
     code = args.get("code")
     if not code:
         return login_failed("invalid_callback", "no code in the callback")
+    owner = pending.owner
+    if owner is not None and state.hooks.owner() != owner:
+        # The app's user changed (signed out, another account) since the
+        # connect began: nothing is exchanged, nothing stored.
+        return login_failed("owner_changed", "the connect's owner is not signed in")
     try:
         user, tokens = fetch_login(state, pending, code)
     except LoginFailed as failed:
         return login_failed(failed.error, failed.description, failed.exception)
+    if owner is not None:
+        return finish_connect(state, owner, pending, user, tokens)
     # A previous user's TikTok data must not survive into this login: set()
     # replaces the request's user. (A delete() here would log that user out
     # on every device with a server-side storage.)
@@ -88,6 +120,7 @@ def callback() -> Response:
 
 
 def _same_site_request() -> bool:
+    """Whether a state-changing POST comes from this site (logout, disconnect)."""
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         return False
     origin = request.headers.get("Origin")
@@ -113,7 +146,7 @@ def logout() -> Response:
         )
     user = current_login(state).stored
     if user is not None:
-        _revoke(user.open_id)
+        state.refresher.revoke(user.open_id)
         # A refresh TikTok refused while revoking has ended it already (and
         # said so); logout_user reads the login again and finds nobody then.
         state.extension.logout_user("logout")
@@ -121,30 +154,32 @@ def logout() -> Response:
     return redirect(safe_next(target, state.settings.login_redirect))
 
 
-def _revoke(open_id: str) -> None:
-    """Revoke ``open_id``'s login at TikTok, best effort.
-
-    TikTok revokes by access token, and an expired one can no longer name
-    the authorization: it is refreshed first, through the refresher (its lock
-    and rotation record, as any refresh). A login whose refresh token has
-    expired too is left to lapse.
-    """
+@blueprint.post("/accounts/<open_id>/disconnect")
+def disconnect(open_id: str) -> Response:
+    """Disconnect one of the app user's accounts: revoke at TikTok (best
+    effort), delete, return to the safe ``next``. Only its owner, only from
+    this site; anyone else gets the 404 of an account that is not there."""
     state = get_state()
-    tokens = state.storage.get_tokens(open_id)
-    if tokens is None:
-        return
-    try:
-        if tokens.access_token_expired():
-            if tokens.refresh_token_expired():
-                return
-            tokens = state.refresher.ensure_fresh(open_id, tokens)
-        state.client.revoke_token(tokens.access_token)
-    except TikTokLoginRequired:
-        return  # TikTok refused the refresh: the login is already over there
-    except TikTokError as exc:
-        logger.warning(
-            "TikTok token revocation failed (logging out anyway): %s", loggable(exc)
+    if not _same_site_request():
+        return error_page(
+            403,
+            "Disconnect refused",
+            "A disconnect must come from this site.",
+            "cross_site_disconnect",
         )
+    owner = state.hooks.owner()
+    account = state.storage.get_account(open_id)
+    if owner is None or account is None or account.owner_id != owner:
+        return error_page(
+            404,
+            "No such TikTok account",
+            "This TikTok account is not connected to you.",
+            "account_not_found",
+            retry_url=state.settings.login_redirect,
+        )
+    disconnect_account(state, account, "disconnect")
+    target = request.form.get("next") or request.args.get("next")
+    return redirect(safe_next(target, state.settings.login_redirect))
 
 
 @blueprint.post("/webhook")

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import BaseStorage, StoredLogin, StoredUser
+from .base import AccountTaken, BaseStorage, StoredAccount, StoredLogin, StoredUser
 from .session import SessionStorage
 
 if TYPE_CHECKING:
     from .sqla import SQLAlchemyStorage as SQLAlchemyStorage
 
 __all__ = [
+    "AccountTaken",
     "BaseStorage",
     "SQLAlchemyStorage",
     "SessionStorage",
+    "StoredAccount",
     "StoredLogin",
     "StoredUser",
 ]

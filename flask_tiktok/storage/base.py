@@ -14,7 +14,13 @@ from typing import Any, ClassVar
 from ..expiring import ExpiringRecord
 from ..tokens import OAuth2Tokens
 
-__all__ = ["BaseStorage", "StoredLogin", "StoredUser"]
+__all__ = [
+    "AccountTaken",
+    "BaseStorage",
+    "StoredAccount",
+    "StoredLogin",
+    "StoredUser",
+]
 
 
 @dataclass
@@ -42,6 +48,31 @@ class StoredLogin:
     access_token_expires_at: datetime | None = None
     refresh_token_expires_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+@dataclass
+class StoredAccount:
+    """A TikTok account connected to one of the app's own users (its owner)."""
+
+    user: StoredUser
+    #: The app's id of the user who connected it (always a string).
+    owner_id: str
+    #: When it was connected to this owner.
+    connected_at: datetime | None = None
+    #: Whether tokens are stored (False after a refused refresh or TikTok's
+    #: ``authorization.removed``: the owner should reconnect it).
+    has_tokens: bool = True
+
+
+class AccountTaken(Exception):
+    """:meth:`~flask_tiktok.BaseStorage.set_account` found the account held by
+    another owner than the caller expected (it changed hands meanwhile);
+    nothing was stored."""
+
+    def __init__(self, open_id: str, owner_id: str | None) -> None:
+        super().__init__(f"{open_id!r} is connected to another owner")
+        self.open_id = open_id
+        self.owner_id = owner_id
 
 
 class BaseStorage(ABC):
@@ -73,6 +104,11 @@ class BaseStorage(ABC):
     - :meth:`refresh_lock`: the lock under which their tokens are refreshed.
     - :meth:`list_users`: every stored user (server-side backends only).
 
+    **Connected accounts** (server-side backends only; the defaults raise
+    :exc:`NotImplementedError`): :meth:`set_account`, :meth:`get_account`,
+    :meth:`list_accounts`. They never touch the browser's session: a
+    connected account is not the browser's login.
+
     A backend that keeps logins in the browser (:class:`SessionStorage`) can
     reach only the request's own user: for another ``open_id`` its "given
     user" methods find nothing and change nothing.
@@ -92,8 +128,8 @@ class BaseStorage(ABC):
 
     A third backend (Redis, say) implements the five abstract methods, sets
     :attr:`shared`, and overrides :meth:`forget`, :meth:`list_users`,
-    :meth:`refresh_lock`, :meth:`remember_delivery` and
-    :meth:`forget_delivery`.
+    :meth:`refresh_lock`, :meth:`remember_delivery`, :meth:`forget_delivery`
+    and the three connected-account methods.
     """
 
     #: Whether every process sees the same tokens (a database, a cache).
@@ -155,6 +191,42 @@ class BaseStorage(ABC):
         raise NotImplementedError(
             f"{type(self).__name__} cannot list users: it keeps each login in"
             " the user's own browser session. Use a server-side storage such as"
+            " flask_tiktok.storage.SQLAlchemyStorage."
+        )
+
+    # -- connected accounts ----------------------------------------------------
+
+    def set_account(
+        self,
+        owner_id: str,
+        user: StoredUser,
+        tokens: OAuth2Tokens,
+        *,
+        previous_owner_id: str | None,
+    ) -> None:
+        """Store ``user``'s tokens and profile as an account of ``owner_id``.
+
+        Atomic: the account's current owner must still be
+        ``previous_owner_id`` (``None``: nobody), else
+        :exc:`~flask_tiktok.storage.AccountTaken` is
+        raised and nothing is stored. A connection to the same owner keeps its
+        ``connected_at``; a new owner's starts now. The browser's login, and
+        any device logged in as the account, are left as they are.
+        """
+        raise NotImplementedError(self._no_accounts())
+
+    def get_account(self, open_id: str) -> StoredAccount | None:
+        """``open_id``'s connected account (whoever owns it), or ``None``."""
+        raise NotImplementedError(self._no_accounts())
+
+    def list_accounts(self, owner_id: str) -> list[StoredAccount]:
+        """``owner_id``'s accounts, oldest connection first, in one query."""
+        raise NotImplementedError(self._no_accounts())
+
+    def _no_accounts(self) -> str:
+        return (
+            f"{type(self).__name__} cannot keep connected accounts: they need a"
+            " storage every worker and job shares, such as"
             " flask_tiktok.storage.SQLAlchemyStorage."
         )
 

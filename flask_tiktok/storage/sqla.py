@@ -27,8 +27,10 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -44,7 +46,7 @@ from sqlalchemy.orm import (
 
 from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
-from .base import BaseStorage, StoredLogin, StoredUser
+from .base import AccountTaken, BaseStorage, StoredAccount, StoredLogin, StoredUser
 from .sealing import seal_tokens, unseal_tokens
 
 __all__ = [
@@ -94,6 +96,11 @@ class TikTokAccountMixin:
     )
     #: When the row last changed.
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The app's user this TikTok account is connected to (connected accounts);
+    #: ``None`` for an account that is only a login.
+    owner_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: When the account was connected to its owner.
+    connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class TikTokDeliveryMixin:
@@ -125,8 +132,21 @@ class TikTokWebhookDelivery(TikTokDeliveryMixin, _Base):
 #: ``target_metadata``.
 metadata = _Base.metadata
 
-_ACCOUNT_COLUMNS = frozenset(c.key for c in TikTokAccount.__table__.columns)
+#: The columns connected accounts add (0.2); a 0.1 table without them still
+#: serves logins, and connected accounts say which migration they need.
+_OWNER_COLUMNS = frozenset({"owner_id", "connected_at"})
+_ACCOUNT_COLUMNS = (
+    frozenset(c.key for c in TikTokAccount.__table__.columns) - _OWNER_COLUMNS
+)
 _DELIVERY_COLUMNS = frozenset(c.key for c in TikTokWebhookDelivery.__table__.columns)
+
+
+@event.listens_for(TikTokAccountMixin, "instrument_class", propagate=True)
+def _add_delivery_table(mapper: Any, cls: type) -> None:
+    # Every model built on the mixin brings the delivery record onto its own
+    # metadata, so the app's create_all() and Alembic's autogenerate see it.
+    if isinstance(mapper.local_table, Table):
+        _delivery_table_beside(mapper.local_table)
 
 
 class _HasSession(Protocol):
@@ -196,11 +216,12 @@ class SQLAlchemyStorage(BaseStorage):
         self.table = _table(
             TikTokAccount if model is None else model, _ACCOUNT_COLUMNS, "model"
         )
-        #: The webhook delivery record's table.
+        if delivery_model is None:
+            delivery_model = _delivery_table_beside(self.table)
+        #: The webhook delivery record's table (by default on the accounts
+        #: table's metadata).
         self.delivery_table = _table(
-            TikTokWebhookDelivery if delivery_model is None else delivery_model,
-            _DELIVERY_COLUMNS,
-            "delivery_model",
+            delivery_model, _DELIVERY_COLUMNS, "delivery_model"
         )
         #: Seconds a refresh waits for another process's (PostgreSQL only).
         self.lock_timeout = lock_timeout
@@ -208,6 +229,7 @@ class SQLAlchemyStorage(BaseStorage):
             f"flask_tiktok_sqla_lock_{id(self)}", default=None
         )
         self._purge_clock = itertools.count()
+        self._owner_columns_checked = False
 
     def create_all(self) -> None:
         """Create the accounts and delivery tables where missing."""
@@ -378,6 +400,99 @@ class SQLAlchemyStorage(BaseStorage):
             for row in rows
         ]
 
+    # -- connected accounts --------------------------------------------------
+
+    def set_account(
+        self,
+        owner_id: str,
+        user: StoredUser,
+        tokens: OAuth2Tokens,
+        *,
+        previous_owner_id: str | None,
+    ) -> None:
+        now = _now()
+        t = self.table
+        values = _token_values(user.open_id, tokens) | {
+            "scopes": join_list(user.scopes),
+            "profile": user.profile | {"open_id": user.open_id},
+            "owner_id": owner_id,
+            "updated_at": now,
+        }
+        for attempt in (1, 2):
+            try:
+                with self._transaction(user.open_id) as db:
+                    row = db.execute(
+                        select(t.c.owner_id, t.c.connected_at)
+                        .where(t.c.open_id == user.open_id)
+                        .with_for_update()
+                    ).first()
+                    owner = None if row is None else row.owner_id
+                    if owner != previous_owner_id:
+                        raise AccountTaken(user.open_id, owner)
+                    same = row is not None and owner == owner_id and row.connected_at
+                    values["connected_at"] = row.connected_at if row and same else now
+                    if row is None:
+                        db.execute(insert(t).values(open_id=user.open_id, **values))
+                    else:
+                        db.execute(
+                            update(t)
+                            .where(t.c.open_id == user.open_id)
+                            .values(**values)
+                        )
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # Two first connections raced to insert: the check runs again.
+
+    def get_account(self, open_id: str) -> StoredAccount | None:
+        t = self.table
+        if not set(t.columns.keys()) >= _OWNER_COLUMNS:
+            return None  # a 0.1 table: no account is connected
+        with self._transaction(open_id) as db:
+            row = db.execute(
+                self._account_columns().where(
+                    t.c.open_id == open_id, t.c.owner_id.is_not(None)
+                )
+            ).first()
+        return None if row is None else _account(row)
+
+    def list_accounts(self, owner_id: str) -> list[StoredAccount]:
+        t = self.table
+        with self._transaction() as db:
+            rows = db.execute(
+                self._account_columns()
+                .where(t.c.owner_id == owner_id)
+                .order_by(t.c.connected_at, t.c.open_id)
+            ).all()
+        return [_account(row) for row in rows]
+
+    def _account_columns(self) -> Any:
+        t = self.table
+        if not self._owner_columns_checked:
+            # Once per storage: a 0.1 model or database says what to do, not
+            # "no such column" from the driver.
+            with self._transaction() as db:
+                found = inspect(db.connection()).get_columns(t.name, schema=t.schema)
+            present = {c["name"] for c in found} & set(t.columns.keys())
+            missing = sorted(_OWNER_COLUMNS - present)
+            if missing:
+                raise RuntimeError(
+                    f"Table {t.name!r} has no {' or '.join(missing)} column:"
+                    " connected accounts need flask-tiktok 0.2's columns (run the"
+                    " migration in the docs, 'Upgrading a 0.1 database')."
+                )
+            self._owner_columns_checked = True
+        return select(
+            t.c.open_id,
+            t.c.scopes,
+            t.c.profile,
+            t.c.owner_id,
+            t.c.connected_at,
+            t.c.logged_in_at,
+            t.c.sealed_tokens.is_not(None).label("live"),
+        )
+
     # -- cross-process refresh lock ------------------------------------------
 
     @contextmanager
@@ -492,6 +607,30 @@ def _session_factory(bind: Bind) -> Callable[[], Session]:
         "SQLAlchemyStorage needs an Engine, a sessionmaker, or Flask-SQLAlchemy's"
         f" db or db.session, not {bind!r}."
     )
+
+
+def _account(row: Any) -> StoredAccount:
+    return StoredAccount(
+        user=StoredUser(
+            row.open_id,
+            split_list(row.scopes),
+            dict(row.profile or {}),
+            logged_in_at=_epoch(row.logged_in_at),
+        ),
+        owner_id=row.owner_id,
+        connected_at=_aware(row.connected_at),
+        has_tokens=bool(row.live),
+    )
+
+
+def _delivery_table_beside(accounts: Table) -> Table:
+    """The delivery record on the accounts table's own metadata, so that the
+    app's ``create_all()`` and Alembic's autogenerate see every table."""
+    if accounts.metadata is metadata:
+        return TikTokWebhookDelivery.__table__  # type: ignore[return-value]
+    default: Table = TikTokWebhookDelivery.__table__  # type: ignore[assignment]
+    existing = accounts.metadata.tables.get(default.name)
+    return existing if existing is not None else default.to_metadata(accounts.metadata)
 
 
 def _table(model: Any, required: frozenset[str], name: str) -> Table:

@@ -1,0 +1,222 @@
+"""Connected accounts: TikTok accounts linked to the app's own users.
+
+TikTok is then not the identity but an account the app acts for. An owner (the
+app's user, named by ``@tiktok.owner_loader``) connects accounts through
+``tiktok.connect``; each account belongs to one owner; the browser's own
+TikTok login, if any, is never touched. Accounts live in a shared storage
+(:class:`~flask_tiktok.storage.SQLAlchemyStorage`), so views and background
+jobs reach them alike.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app, has_app_context, redirect
+from werkzeug.wrappers import Response
+
+from .api import TikTokAPISession
+from .errors import TikTokLoginRequired
+from .fields import KNOWN_FIELDS
+from .flow import PendingLogin, start_login
+from .redirects import safe_next
+from .responses import error_page, owner_required_response
+from .signals import tiktok_account_connected, tiktok_account_disconnected
+from .state import TikTokState
+from .storage.base import AccountTaken, StoredAccount, StoredUser
+from .tokens import OAuth2Tokens
+
+__all__ = [
+    "TikTokAccount",
+    "account_disconnected",
+    "account_of",
+    "api_session",
+    "disconnect",
+    "finish_connect",
+    "start_connect",
+]
+
+
+class TikTokAccount:
+    """A TikTok account connected to one of the app's users.
+
+    Each profile field fetched when it was connected is an attribute
+    (``display_name``, ``avatar_url``, ...); a known field that was not fetched
+    is ``None``. :attr:`api` calls TikTok as this account.
+    """
+
+    def __init__(self, stored: StoredAccount, api: TikTokAPISession) -> None:
+        self._stored = stored
+        #: A :class:`~flask_tiktok.TikTokAPISession` calling TikTok as this
+        #: account (tokens refreshed first, once across processes).
+        self.api = api
+
+    def __repr__(self) -> str:
+        return f"<TikTokAccount {self.open_id!r} of {self.owner_id!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in KNOWN_FIELDS:
+            return self._stored.user.profile.get(name)
+        raise AttributeError(name)
+
+    @property
+    def open_id(self) -> str:
+        """TikTok's id of the account for this app."""
+        return self._stored.user.open_id
+
+    @property
+    def owner_id(self) -> str:
+        """The app's id of the user it is connected to."""
+        return self._stored.owner_id
+
+    @property
+    def scopes(self) -> list[str]:
+        """The scopes the account granted."""
+        return self._stored.user.scopes
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """Every field ``user/info/`` returned when it was connected."""
+        return self._stored.user.profile
+
+    @property
+    def connected_at(self) -> datetime | None:
+        """When it was connected to its owner (an aware UTC datetime)."""
+        return self._stored.connected_at
+
+    @property
+    def has_tokens(self) -> bool:
+        """False once TikTok refused a refresh or removed the authorization:
+        offer the owner to reconnect it."""
+        return self._stored.has_tokens
+
+    def has_scopes(self, *scopes: str) -> bool:
+        """Whether the account granted every one of ``scopes``."""
+        return set(scopes) <= set(self.scopes)
+
+
+def api_session(state: TikTokState, open_id: str) -> TikTokAPISession:
+    """A session calling TikTok as the stored user ``open_id``, in any app
+    context (a request, a job): tokens read from the storage, refreshed through
+    the refresher, kept for the session's next calls."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cached: list[OAuth2Tokens] = []
+
+    def tokens() -> OAuth2Tokens:
+        if cached and not cached[0].access_token_expired(state.refresher.leeway):
+            return cached[0]
+        with nullcontext() if has_app_context() else app.app_context():
+            stored = state.storage.get_tokens(open_id)
+            if stored is None:
+                raise TikTokLoginRequired(f"no TikTok tokens stored for {open_id!r}")
+            fresh = state.refresher.ensure_fresh(open_id, stored)
+        cached[:] = [fresh]
+        return fresh
+
+    def renew(rejected: OAuth2Tokens) -> OAuth2Tokens:
+        with nullcontext() if has_app_context() else app.app_context():
+            fresh = state.refresher.ensure_fresh(open_id, rejected, force=True)
+        cached[:] = [fresh]
+        return fresh
+
+    return TikTokAPISession(state.client, tokens, renew)
+
+
+def account_of(state: TikTokState, stored: StoredAccount) -> TikTokAccount:
+    """The :class:`TikTokAccount` of a stored account."""
+    return TikTokAccount(stored, api_session(state, stored.user.open_id))
+
+
+def start_connect(
+    state: TikTokState, extra_scopes: list[str], next_url: str
+) -> Response:
+    """Send the request's owner to TikTok to pick an account to connect."""
+    owner = state.hooks.owner()
+    if owner is None:
+        return owner_required_response()
+    scopes = list(dict.fromkeys([*state.settings.scopes, *extra_scopes]))
+    return start_login(scopes, next_url, owner=owner)
+
+
+def finish_connect(
+    state: TikTokState,
+    owner: str,
+    pending: PendingLogin,
+    user: StoredUser,
+    tokens: OAuth2Tokens,
+) -> Response:
+    """Store the account TikTok authorized for ``owner``, or refuse.
+
+    The account's owner must be this owner or nobody; another owner's is
+    refused (409) unless ``before_connect`` hooks accept the move. Nothing is
+    stored when refused, and nothing is revoked: the authorization is the
+    other owner's too.
+    """
+    held = state.storage.get_account(user.open_id)
+    previous = None if held is None else held.owner_id
+    hooks = state.hooks.before_connect
+    for hook in hooks:
+        answer = hook(owner, user, tokens, previous if previous != owner else None)
+        if answer is not None:
+            return current_app.make_response(answer)
+    if previous is not None and previous != owner and not hooks:
+        return _taken()
+    try:
+        state.storage.set_account(owner, user, tokens, previous_owner_id=previous)
+    except AccountTaken:
+        return _taken()
+    stored = state.storage.get_account(user.open_id)
+    if stored is not None:  # (None only if deleted in between)
+        tiktok_account_connected.send(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            owner_id=owner,
+            account=account_of(state, stored),
+            tokens=tokens,
+        )
+    return redirect(safe_next(pending.next_url, state.settings.login_redirect))
+
+
+def _taken() -> Response:
+    return error_page(
+        409,
+        "This TikTok account is connected elsewhere",
+        "Another user of this site has already connected this TikTok account.",
+        "account_taken",
+    )
+
+
+def disconnect(state: TikTokState, account: StoredAccount, reason: str) -> None:
+    """Revoke the account at TikTok (best effort), delete it, and send
+    ``tiktok_account_disconnected``."""
+    open_id = account.user.open_id
+    state.refresher.revoke(open_id)
+    state.storage.forget(open_id)
+    tiktok_account_disconnected.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        owner_id=account.owner_id,
+        open_id=open_id,
+        reason=reason,
+    )
+
+
+def account_disconnected(
+    app: Flask, state: TikTokState, open_id: str, reason: str
+) -> None:
+    """Send ``tiktok_account_disconnected`` if ``open_id`` is a connected
+    account (its tokens are gone: TikTok refused them or removed the
+    authorization). Only where connected accounts are on (an
+    ``owner_loader`` is registered), so a 0.1 database not yet upgraded keeps
+    serving logins."""
+    storage = state.storage
+    if not storage.shared or state.hooks.owner_loader is None:
+        return
+    try:
+        account = storage.get_account(open_id)
+    except NotImplementedError:
+        return
+    if account is not None:
+        tiktok_account_disconnected.send(
+            app, owner_id=account.owner_id, open_id=open_id, reason=reason
+        )
