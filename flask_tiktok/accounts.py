@@ -4,7 +4,7 @@ TikTok is then not the identity but an account the app acts for. An owner (the
 app's user, named by ``@tiktok.owner_loader``) connects accounts through
 ``tiktok.connect``; each account belongs to one owner; the browser's own
 TikTok login, if any, is never touched. Accounts live in a shared storage
-(:class:`~flask_tiktok.storage.SQLAlchemyStorage`), so views and background
+(:class:`~flask_tiktok.storage.sqla.SQLAlchemyStorage`), so views and background
 jobs reach them alike.
 """
 

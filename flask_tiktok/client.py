@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 import requests
 from authlib.common.urls import add_params_to_qs
 from authlib.integrations.requests_client import OAuth2Session
 
-from .errors import TikTokFetchError, UnexpectedResponseError
+from .errors import TikTokError, TikTokFetchError, UnexpectedResponseError
 from .pkce import PKCEMethod, create_code_challenge, pkce_method
 from .tokens import OAuth2Tokens
 from .wire import (
@@ -30,6 +30,7 @@ from .wire import (
     fields_param,
     json_object,
     oauth_error,
+    retry_after,
     scope_param,
     split_list,
 )
@@ -434,18 +435,24 @@ def _oauth_body(resp: requests.Response) -> dict[str, Any]:
     """An OAuth endpoint's JSON object; the OAuth error it carries raises."""
     body = json_object(resp)
     if body is None:
-        raise UnexpectedResponseError(resp.status_code, resp.text)
+        _fail(UnexpectedResponseError(resp.status_code, resp.text), resp)
     error = oauth_error(body)
     if error is not None:
-        raise error
+        _fail(error, resp)
     return body
+
+
+def _fail(error: TikTokError, resp: requests.Response) -> NoReturn:
+    # A rate-limited answer may say when to come back (a refresh job waits).
+    error.retry_after = retry_after(resp)
+    raise error
 
 
 def _token_body(resp: requests.Response) -> dict[str, Any]:
     body = _oauth_body(resp)
     token = body.get("access_token")
     if not resp.ok or not isinstance(token, str) or not token:
-        raise UnexpectedResponseError(resp.status_code, _redacted(body))
+        _fail(UnexpectedResponseError(resp.status_code, _redacted(body)), resp)
     for key in _SHORT_FIELDS:
         value = body.get(key)
         if value is not None and (

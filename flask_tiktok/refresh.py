@@ -95,17 +95,24 @@ class TokenRefresher:
         self._rotated = _RotationRecord(rotation_ttl, 10_000)
 
     def ensure_fresh(
-        self, open_id: str, tokens: OAuth2Tokens, *, force: bool = False
+        self,
+        open_id: str,
+        tokens: OAuth2Tokens,
+        *,
+        force: bool = False,
+        leeway: float | None = None,
     ) -> OAuth2Tokens:
         """``tokens`` if still valid, else the refreshed pair (stored).
 
-        ``force`` refreshes valid tokens too, unless another holder of the
-        lock replaced ``tokens`` meanwhile.
+        "Valid" means not expiring within ``leeway`` seconds (default: the
+        refresher's). ``force`` refreshes valid tokens too, unless another
+        holder of the lock replaced ``tokens`` meanwhile.
         """
-        if not force and not tokens.access_token_expired(self.leeway):
+        margin = self.leeway if leeway is None else leeway
+        if not force and not tokens.access_token_expired(margin):
             return tokens
         try:
-            return self._refresh(open_id, tokens, force)
+            return self._refresh(open_id, tokens, force, margin)
         except _Refused as refused:
             # Outside the lock: a receiver of tiktok_logged_out may write the
             # user's row, or refresh, without waiting on this thread's lock.
@@ -138,13 +145,13 @@ class TokenRefresher:
                 "TikTok token revocation failed (going on): %s", loggable(exc)
             )
 
-    def _refresh(self, open_id: str, tokens: OAuth2Tokens, force: bool) -> OAuth2Tokens:
+    def _refresh(
+        self, open_id: str, tokens: OAuth2Tokens, force: bool, leeway: float
+    ) -> OAuth2Tokens:
         with self.storage.refresh_lock(open_id):
             current = self.storage.get_tokens(open_id) or tokens
             replaced = current.access_token != tokens.access_token
-            if not current.access_token_expired(self.leeway) and (
-                not force or replaced
-            ):
+            if not current.access_token_expired(leeway) and (not force or replaced):
                 return current
             refresh_token = current.refresh_token
             rotated = self._rotated.get(refresh_token) if refresh_token else None

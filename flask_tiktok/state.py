@@ -29,6 +29,9 @@ class Extension(Protocol):
     def forget(self, open_id: str) -> None:
         """Delete everything stored about ``open_id``."""
 
+    def disconnect_account(self, open_id: str) -> None:
+        """Revoke and delete the connected account ``open_id``."""
+
 
 class ConnectHooks:
     """The app's callbacks for connected accounts (``@tiktok.owner_loader``,

@@ -219,8 +219,9 @@ class BaseStorage(ABC):
         """``open_id``'s connected account (whoever owns it), or ``None``."""
         raise NotImplementedError(self._no_accounts())
 
-    def list_accounts(self, owner_id: str) -> list[StoredAccount]:
-        """``owner_id``'s accounts, oldest connection first, in one query."""
+    def list_accounts(self, owner_id: str | None = None) -> list[StoredAccount]:
+        """``owner_id``'s accounts (``None``: every owner's), oldest connection
+        first, in one query."""
         raise NotImplementedError(self._no_accounts())
 
     def _no_accounts(self) -> str:

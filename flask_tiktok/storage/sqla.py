@@ -457,12 +457,15 @@ class SQLAlchemyStorage(BaseStorage):
             ).first()
         return None if row is None else _account(row)
 
-    def list_accounts(self, owner_id: str) -> list[StoredAccount]:
+    def list_accounts(self, owner_id: str | None = None) -> list[StoredAccount]:
         t = self.table
+        owned = (
+            t.c.owner_id.is_not(None) if owner_id is None else t.c.owner_id == owner_id
+        )
         with self._transaction() as db:
             rows = db.execute(
                 self._account_columns()
-                .where(t.c.owner_id == owner_id)
+                .where(owned)
                 .order_by(t.c.connected_at, t.c.open_id)
             ).all()
         return [_account(row) for row in rows]
