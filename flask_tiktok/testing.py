@@ -10,7 +10,9 @@ Installed with the package (entry point ``pytest11``); its fixtures:
   (``{}``); override it to change them, e.g. ``{"short_pages": False}``.
 
 and :func:`login_as`, which logs a Flask test client in as a sandbox user
-through the app's real login and callback routes, without the consent page.
+through the app's real login and callback routes, without the consent page,
+and :func:`connect_as`, which connects a sandbox account to the client's app
+user the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LiveSandbox",
+    "connect_as",
     "login_as",
     "sandbox_config",
     "tiktok_sandbox",
@@ -112,17 +115,54 @@ def login_as(
     calls to the sandbox. ``scopes`` (default: the ones the app asks for) are
     what the user grants. ``login_path`` defaults to the app's ``tiktok.login``.
     """
+    return _authorize_as(
+        client, sandbox, open_id, scopes, "tiktok.login", login_path, next_url
+    )
+
+
+def connect_as(
+    client: FlaskClient,
+    sandbox: Sandbox,
+    open_id: str,
+    scopes: str | Iterable[str] | None = None,
+    *,
+    next_url: str = "/",
+    connect_path: str | None = None,
+) -> TestResponse:
+    """Connect the sandbox account ``open_id`` to ``client``'s signed-in app
+    user, as if they picked it on the consent page; return the callback's
+    response.
+
+    Runs the app's real ``tiktok.connect`` route (so the app's
+    ``owner_loader`` must see a signed-in user) and callback, like
+    :func:`login_as`; the account is picked here, though the connect asks
+    TikTok to show the account chooser (``disable_auto_auth=1``).
+    """
+    return _authorize_as(
+        client, sandbox, open_id, scopes, "tiktok.connect", connect_path, next_url
+    )
+
+
+def _authorize_as(
+    client: FlaskClient,
+    sandbox: Sandbox,
+    open_id: str,
+    scopes: str | Iterable[str] | None,
+    endpoint: str,
+    path: str | None,
+    next_url: str,
+) -> TestResponse:
     app = client.application
     with app.test_request_context():
         # The test client puts APPLICATION_ROOT in front of every path it is
         # given, and url_for() includes it: take it off the URLs we follow.
         script_root = request.script_root
-        if login_path is None:
-            login_path = _below(url_for("tiktok.login"), script_root)
-    response = client.get(f"{login_path}?{urlencode({'next': next_url})}")
+        if path is None:
+            path = _below(url_for(endpoint), script_root)
+    response = client.get(f"{path}?{urlencode({'next': next_url})}")
     if response.status_code != 302:
         raise AssertionError(
-            f"the login route {login_path} answered {response.status_code}, not 302"
+            f"the route {path} answered {response.status_code}, not 302"
         )
     query = {k: v[0] for k, v in parse_qs(urlsplit(response.location).query).items()}
     if scopes is None:

@@ -362,3 +362,38 @@ def test_the_plugin_can_also_be_named_with_dash_p(pytester: pytest.Pytester) -> 
     )
 
     result.assert_outcomes(passed=1)
+
+
+def test_connect_as_connects_a_sandbox_account_to_the_app_user(
+    tiktok_sandbox: LiveSandbox, tiktok_sandbox_config: dict[str, Any], tmp_path: Any
+) -> None:
+    from flask import session
+    from sqlalchemy import create_engine
+
+    from flask_tiktok.sqla import SQLAlchemyStorage
+    from flask_tiktok.testing import connect_as
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'accounts.db'}")
+    try:
+        storage = SQLAlchemyStorage(engine)
+        with Flask(__name__).app_context():
+            storage.create_all()
+        app = Flask(__name__)
+        app.config.update(SECRET_KEY="k", **tiktok_sandbox_config)
+        tiktok = TikTok(app, storage=storage)
+        tiktok.owner_loader(lambda: session.get("uid"))
+        app.get("/signin")(lambda: session.update(uid="ann") or "ok")
+        client = app.test_client()
+        client.get("/signin")
+        bob = "sandbox-open-id-bob"
+        answer = connect_as(client, tiktok_sandbox, bob, next_url="/accounts")
+        assert (answer.status_code, answer.location) == (302, "/accounts")
+        [exchange] = tiktok_sandbox.calls_to("token")
+        assert exchange.form["grant_type"] == "authorization_code"
+        assert exchange.form["code_verifier"]
+        with app.test_request_context():
+            session["uid"] = "ann"
+            [account] = tiktok.accounts()
+        assert (account.open_id, account.display_name) == (bob, "Bob Sandbox <test>")
+    finally:
+        engine.dispose()

@@ -13,15 +13,13 @@ TikTok, on a free loopback port and says so on every page.
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, render_template
 
 from flask_tiktok import TikTok, current_tiktok_user, tiktok_login_required
-from flask_tiktok.sandbox import Sandbox, SandboxApp
+from flask_tiktok.sandbox.dev import configure_dev_app
 
 tiktok = TikTok()
 site = Blueprint("site", __name__)
@@ -77,75 +75,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__)
     app.config.update(config or {})
-    for name in (
-        "TIKTOK_CLIENT_KEY",
-        "TIKTOK_CLIENT_SECRET",
-        "TIKTOK_REDIRECT_URI",
-        "TIKTOK_SCOPES",
-    ):
-        if name not in app.config and os.environ.get(name):
-            app.config[name] = os.environ[name]
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or _from_reloader(
-            "FLASK_TIKTOK_EXAMPLE_SECRET_KEY", lambda: _dev_secret_key(app)
-        )
-    app.config.setdefault("SANDBOX_URL", None)
-    if not app.config.get("TIKTOK_CLIENT_KEY"):
-        _use_sandbox(app)
+    configure_dev_app(app, name="flask-tiktok basic example", scopes=SANDBOX_SCOPES)
     tiktok.init_app(app)
     app.register_blueprint(site)
     return app
-
-
-def _from_reloader(name: str, make: Callable[[], str]) -> str:
-    """``make()``, or what the reloader's process made (``flask run --debug``).
-
-    Werkzeug's reloader loads the app in a watching process, then again in each
-    child it restarts on a code change; the children reuse the watcher's
-    sandbox and key (through the environment), so a login survives a reload.
-    """
-    value = os.environ.get(name)
-    if not (value and os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
-        value = os.environ[name] = make()
-    return value
-
-
-def _dev_secret_key(app: Flask) -> str:
-    app.logger.warning(
-        "SECRET_KEY is not set: using a random key, so logins end when the"
-        " server stops. Set SECRET_KEY in the environment to keep them."
-    )
-    return secrets.token_hex(32)
-
-
-def _use_sandbox(app: Flask) -> None:
-    """Point ``app`` at a sandbox served from a thread on a free loopback port."""
-    prefix = app.config.get("TIKTOK_URL_PREFIX", "/tiktok")
-    sandbox = Sandbox(
-        apps=[
-            SandboxApp(
-                name="flask-tiktok basic example",
-                # A loopback URI: the sandbox accepts it on any port and host name.
-                redirect_uris=[f"http://127.0.0.1{prefix}/callback"],
-            )
-        ]
-    )
-
-    def start() -> str:
-        server = sandbox.serve()
-        app.extensions["tiktok_sandbox"] = sandbox
-        app.extensions["tiktok_sandbox_server"] = server
-        app.logger.warning(
-            "No TIKTOK_CLIENT_KEY / TIKTOK_CLIENT_SECRET: logins go to the"
-            " flask-tiktok sandbox at %s, a local stand-in for TikTok.",
-            server.url,
-        )
-        return server.url
-
-    url = _from_reloader("FLASK_TIKTOK_EXAMPLE_SANDBOX_URL", start)
-    app.config.update(sandbox.config_for(url))
-    app.config["SANDBOX_URL"] = url
-    app.config.setdefault("TIKTOK_SCOPES", SANDBOX_SCOPES)
 
 
 def __getattr__(name: str) -> Flask:
