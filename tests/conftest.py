@@ -3,9 +3,11 @@ databases of the SQLAlchemy storage. Plain helpers are in ``helpers.py``."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests_mock
@@ -22,6 +24,9 @@ from sqla_support import KINDS, Database, database
 from sqlalchemy import Engine
 
 from flask_tiktok.sqla import SQLAlchemyStorage
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture
@@ -69,6 +74,66 @@ def storage(engine: Engine) -> SQLAlchemyStorage:
 def sqla_app(storage: SQLAlchemyStorage) -> Flask:
     """The test app on the SQLAlchemy ``storage``."""
     return create_app(storage=storage)
+
+
+# -- the examples' real browser --------------------------------------------------
+
+CHROMIUM = os.environ.get("FLASK_TIKTOK_CHROMIUM") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 15_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser test, but {reason}", pytrace=False)
+    pytest.skip(f"BROWSER TEST NOT RUN: {reason}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium (or ``FLASK_TIKTOK_CHROMIUM``) driven by Playwright,
+    which never downloads a browser. One per test module: Playwright's event
+    loop must not outlive it (async views in later tests need the thread).
+    Outside CI the tests that use it are skipped, loudly, when Chromium or
+    Playwright is missing; in CI (``CI`` set) that is a failure."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        found = shutil.which("chromium")
+        hint = (
+            f"set FLASK_TIKTOK_CHROMIUM={found}"
+            if found
+            else "apt-get install chromium"
+        )
+        _unavailable(f"no Chromium at {CHROMIUM} ({hint})")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is missing (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (its own cookies) and page."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -1,4 +1,5 @@
-"""Loading and serving ``examples/basic/app.py`` for the example's tests."""
+"""Loading and serving the examples (``examples/<name>/app.py``) for their
+tests, and the real browser (Debian's Chromium) that clicks through them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from werkzeug.serving import make_server
 from flask_tiktok.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "basic" / "app.py"
 #: The environment the example reads; tests start from none of it.
 EXAMPLE_ENV = (
     "TIKTOK_CLIENT_KEY",
@@ -30,11 +30,12 @@ EXAMPLE_ENV = (
 )
 
 
-def load_example() -> ModuleType:
-    """``examples/basic/app.py`` as a module (imported once)."""
-    name = "flask_tiktok_basic_example"
+def load_example(example: str = "basic") -> ModuleType:
+    """``examples/<example>/app.py`` as a module (imported once)."""
+    name = f"flask_tiktok_{example}_example"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, EXAMPLE)
+        path = ROOT / "examples" / example / "app.py"
+        spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -51,9 +52,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @contextmanager
-def example_app(config: dict[str, Any] | None = None) -> Iterator[Flask]:
+def example_app(
+    config: dict[str, Any] | None = None, example: str = "basic"
+) -> Iterator[Flask]:
     """The example app made by its factory; its sandbox is shut down after."""
-    app: Flask = load_example().create_app({"TESTING": True, **(config or {})})
+    factory = load_example(example).create_app
+    app: Flask = factory({"TESTING": True, **(config or {})})
     try:
         yield app
     finally:

@@ -1,0 +1,189 @@
+"""flask-tiktok's creator example: your own users connect their TikTok accounts.
+
+A small creator tool with users of its own (Flask-Login, Flask-SQLAlchemy on a
+SQLite file, a sign-up form): each signed-in user connects one or more TikTok
+accounts, sees them, lists each one's videos and disconnects them. TikTok is
+not the login here; it is the accounts the app acts for.
+
+Run it from the repository root::
+
+    pip install -e ".[test]"
+    flask --app examples/creator/app.py run
+
+With no ``TIKTOK_CLIENT_KEY`` / ``TIKTOK_CLIENT_SECRET`` in the environment it
+runs on flask-tiktok's sandbox (two demo TikTok accounts to pick from). A cron
+job refreshes every account's tokens before they expire with::
+
+    flask --app examples/creator/app.py tiktok refresh --all --expiring-within 3600
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.wrappers import Response
+
+from flask_tiktok import TikTok
+from flask_tiktok.sandbox.dev import configure_dev_app
+from flask_tiktok.sqla import TikTokAccountMixin
+from flask_tiktok.storage import SQLAlchemyStorage
+
+db = SQLAlchemy()
+login_manager = LoginManager()
+site = Blueprint("site", __name__)
+
+#: The video fields the videos page shows.
+VIDEO_FIELDS = ["id", "title", "cover_image_url", "share_url"]
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    """A user of this site (not a TikTok account)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+
+
+class TikTokAccountRow(TikTokAccountMixin, db.Model):  # type: ignore[name-defined,misc]
+    """The connected TikTok accounts, on the app's own metadata (so
+    ``db.create_all()`` makes this table and flask-tiktok's webhook record)."""
+
+    __tablename__ = "tiktok_accounts"
+
+
+tiktok = TikTok(storage=SQLAlchemyStorage(db, model=TikTokAccountRow))
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+@tiktok.owner_loader
+def current_owner() -> str | None:
+    """The signed-in user owns the TikTok accounts they connect."""
+    return current_user.get_id() if current_user.is_authenticated else None
+
+
+@site.get("/")
+def home() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("site.accounts"))
+    return render_template("home.html")
+
+
+@site.route("/signup", methods=["GET", "POST"])
+def signup() -> str | Response:
+    if request.method == "POST":
+        email = request.form.get("email", "").strip().lower()
+        password = request.form.get("password", "")
+        if "@" not in email or len(password) < 8:
+            flash("An email address and a password of 8 characters or more.", "error")
+        elif db.session.scalar(select(User).where(User.email == email)):
+            flash("That email address already has an account: sign in.", "error")
+        else:
+            user = User(email=email, password_hash=generate_password_hash(password))
+            db.session.add(user)
+            db.session.commit()
+            login_user(user)
+            return redirect(url_for("site.accounts"))
+    return render_template("auth.html", action="Sign up")
+
+
+@site.route("/signin", methods=["GET", "POST"])
+def signin() -> str | Response:
+    if request.method == "POST":
+        email = request.form.get("email", "").strip().lower()
+        user = db.session.scalar(select(User).where(User.email == email))
+        password = request.form.get("password", "")
+        if user and check_password_hash(user.password_hash, password):
+            login_user(user)
+            return redirect(url_for("site.accounts"))
+        flash("Wrong email address or password.", "error")
+    return render_template("auth.html", action="Sign in")
+
+
+@site.post("/signout")
+def signout() -> Response:
+    logout_user()  # the TikTok accounts stay connected, for the jobs
+    return redirect(url_for("site.home"))
+
+
+@site.get("/accounts")
+@login_required
+def accounts() -> str:
+    """The signed-in user's TikTok accounts (one query for them all)."""
+    return render_template("accounts.html", accounts=tiktok.accounts())
+
+
+@site.get("/accounts/<open_id>/videos")
+@login_required
+def videos(open_id: str) -> str:
+    """One of the user's accounts and its latest videos; never another's."""
+    account = tiktok.account(open_id)
+    if account is None:
+        abort(404)
+    found = account.api.with_token(
+        lambda token: list(tiktok.client.iter_videos(token, VIDEO_FIELDS, limit=12))
+    )
+    return render_template("videos.html", account=account, videos=found)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Make the creator example (a SQLite file in the instance folder unless
+    ``SQLALCHEMY_DATABASE_URI`` says otherwise)."""
+    app = Flask(__name__)
+    app.config.update(config or {})
+    app.config.setdefault(
+        "SQLALCHEMY_DATABASE_URI",
+        os.environ.get("DATABASE_URL")
+        or f"sqlite:///{os.path.join(app.instance_path, 'creator.db')}",
+    )
+    configure_dev_app(
+        app,
+        name="flask-tiktok creator example",
+        scopes=["user.info.basic", "user.info.profile", "video.list"],
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    db.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "site.signin"
+    tiktok.init_app(app)
+    app.register_blueprint(site)
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def __getattr__(name: str) -> Flask:
+    # ``app`` is made on first use: importing create_app starts nothing.
+    if name == "app":
+        app = create_app()
+        globals()["app"] = app
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
