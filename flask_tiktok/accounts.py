@@ -14,11 +14,11 @@ from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, current_app, has_app_context, redirect
+from flask import Flask, current_app, has_app_context, redirect, url_for
 from werkzeug.wrappers import Response
 
 from .api import TikTokAPISession
-from .errors import TikTokLoginRequired
+from .errors import TikTokLoginRequired, TikTokReconnectRequired
 from .fields import KNOWN_FIELDS
 from .flow import PendingLogin, start_login
 from .redirects import safe_next
@@ -35,6 +35,8 @@ __all__ = [
     "api_session",
     "disconnect",
     "finish_connect",
+    "is_connected",
+    "reconnect_response",
     "start_connect",
 ]
 
@@ -110,18 +112,35 @@ def api_session(state: TikTokState, open_id: str) -> TikTokAPISession:
         with nullcontext() if has_app_context() else app.app_context():
             stored = state.storage.get_tokens(open_id)
             if stored is None:
-                raise TikTokLoginRequired(f"no TikTok tokens stored for {open_id!r}")
-            fresh = state.refresher.ensure_fresh(open_id, stored)
+                raise _gone(state, open_id)
+            fresh = _fresh(state, open_id, stored, force=False)
         cached[:] = [fresh]
         return fresh
 
     def renew(rejected: OAuth2Tokens) -> OAuth2Tokens:
         with nullcontext() if has_app_context() else app.app_context():
-            fresh = state.refresher.ensure_fresh(open_id, rejected, force=True)
+            fresh = _fresh(state, open_id, rejected, force=True)
         cached[:] = [fresh]
         return fresh
 
     return TikTokAPISession(state.client, tokens, renew)
+
+
+def _fresh(
+    state: TikTokState, open_id: str, tokens: OAuth2Tokens, *, force: bool
+) -> OAuth2Tokens:
+    try:
+        return state.refresher.ensure_fresh(open_id, tokens, force=force)
+    except TikTokLoginRequired:
+        raise _gone(state, open_id) from None
+
+
+def _gone(state: TikTokState, open_id: str) -> TikTokLoginRequired:
+    """What a call as ``open_id`` raises once no tokens are left: a connected
+    account needs reconnecting, a login logging in again."""
+    if is_connected(state, open_id):
+        return TikTokReconnectRequired(open_id)
+    return TikTokLoginRequired(f"no TikTok tokens stored for {open_id!r}")
 
 
 def account_of(state: TikTokState, stored: StoredAccount) -> TikTokAccount:
@@ -157,25 +176,47 @@ def finish_connect(
     held = state.storage.get_account(user.open_id)
     previous = None if held is None else held.owner_id
     hooks = state.hooks.before_connect
+    moved_from = previous if previous != owner else None
     for hook in hooks:
-        answer = hook(owner, user, tokens, previous if previous != owner else None)
+        answer = hook(owner, user, tokens, moved_from)
+        if isinstance(answer, bool):
+            raise TypeError(
+                f"@tiktok.before_connect {hook!r} returned {answer!r}: return"
+                " None to accept the connection, or a response to refuse it."
+            )
         if answer is not None:
             return current_app.make_response(answer)
-    if previous is not None and previous != owner and not hooks:
+    if moved_from is not None and not hooks:
         return _taken()
     try:
         state.storage.set_account(owner, user, tokens, previous_owner_id=previous)
     except AccountTaken:
         return _taken()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if moved_from is not None:
+        tiktok_account_disconnected.send(
+            app, owner_id=moved_from, open_id=user.open_id, reason="moved"
+        )
     stored = state.storage.get_account(user.open_id)
     if stored is not None:  # (None only if deleted in between)
         tiktok_account_connected.send(
-            current_app._get_current_object(),  # type: ignore[attr-defined]
+            app,
             owner_id=owner,
             account=account_of(state, stored),
             tokens=tokens,
         )
     return redirect(safe_next(pending.next_url, state.settings.login_redirect))
+
+
+def reconnect_response(error: TikTokReconnectRequired) -> Response:
+    """409, with a link that connects the account again (not a TikTok login)."""
+    return error_page(
+        409,
+        "Connect this TikTok account again",
+        "TikTok ended this account's connection; connect it again to go on.",
+        "reconnect_required",
+        retry_url=url_for("tiktok.connect"),
+    )
 
 
 def _taken() -> Response:
@@ -201,22 +242,32 @@ def disconnect(state: TikTokState, account: StoredAccount, reason: str) -> None:
     )
 
 
+def is_connected(state: TikTokState, open_id: str) -> bool:
+    """Whether ``open_id`` is connected to an owner (connected accounts on)."""
+    return _connected(state, open_id) is not None
+
+
+def _connected(state: TikTokState, open_id: str) -> StoredAccount | None:
+    # Only where connected accounts are on (an owner_loader is registered),
+    # so a 0.1 database not yet upgraded keeps serving logins.
+    if not state.storage.shared or state.hooks.owner_loader is None:
+        return None
+    try:
+        return state.storage.get_account(open_id)
+    except NotImplementedError:
+        return None
+
+
 def account_disconnected(
     app: Flask, state: TikTokState, open_id: str, reason: str
-) -> None:
+) -> bool:
     """Send ``tiktok_account_disconnected`` if ``open_id`` is a connected
     account (its tokens are gone: TikTok refused them or removed the
-    authorization). Only where connected accounts are on (an
-    ``owner_loader`` is registered), so a 0.1 database not yet upgraded keeps
-    serving logins."""
-    storage = state.storage
-    if not storage.shared or state.hooks.owner_loader is None:
-        return
-    try:
-        account = storage.get_account(open_id)
-    except NotImplementedError:
-        return
-    if account is not None:
-        tiktok_account_disconnected.send(
-            app, owner_id=account.owner_id, open_id=open_id, reason=reason
-        )
+    authorization). Whether ``open_id`` is a connected account."""
+    account = _connected(state, open_id)
+    if account is None:
+        return False
+    tiktok_account_disconnected.send(
+        app, owner_id=account.owner_id, open_id=open_id, reason=reason
+    )
+    return True

@@ -11,6 +11,7 @@ __all__ = [
     "TikTokError",
     "TikTokFetchError",
     "TikTokLoginRequired",
+    "TikTokReconnectRequired",
     "UnexpectedResponseError",
     "WebhookPayloadError",
     "WebhookSignatureError",
@@ -213,3 +214,18 @@ class TikTokLoginRequired(TikTokError):
     refresh the user's token; the extension answers it as it answers an
     anonymous request to a protected route (a redirect to login, or 401 JSON).
     """
+
+
+class TikTokReconnectRequired(TikTokLoginRequired):
+    """A connected account has no tokens any more (TikTok refused a refresh or
+    removed the authorization): its owner must connect it again.
+
+    Raised by a connected account's :attr:`~flask_tiktok.TikTokAccount.api`
+    (and :meth:`~flask_tiktok.TikTok.api_for` of one); the extension answers
+    it with a 409 page whose link reconnects. ``open_id`` names the account.
+    A :class:`TikTokLoginRequired`, so jobs that catch that keep working.
+    """
+
+    def __init__(self, open_id: str) -> None:
+        super().__init__(f"the TikTok account {open_id!r} must be connected again")
+        self.open_id = open_id

@@ -102,8 +102,11 @@ class TikTok:
 
         def refused(open_id: str, reason: str) -> None:
             drop_current_login()
-            tiktok_logged_out.send(app, open_id=open_id, reason=reason)
-            account_disconnected(app, get_state(app), open_id, "refresh_refused")
+            # A connected account says so; a login (or both: it cannot tell)
+            # is a logout.
+            state = get_state(app)
+            if not account_disconnected(app, state, open_id, "refresh_refused"):
+                tiktok_logged_out.send(app, open_id=open_id, reason=reason)
 
         refresher = TokenRefresher(
             client,

@@ -53,5 +53,7 @@ tiktok_account_connected = _signals.signal("tiktok-account-connected")
 #: ``open_id`` and ``reason``: ``"disconnect"`` (the owner or the app
 #: disconnected it: it is deleted), ``"authorization_removed"`` (TikTok's
 #: webhook) or ``"refresh_refused"`` (in both, the account stays with
-#: ``has_tokens`` False, to offer "reconnect").
+#: ``has_tokens`` False, to offer "reconnect"), or ``"moved"`` (another owner
+#: connected it, a ``before_connect`` hook allowing it; ``owner_id`` is the
+#: previous owner).
 tiktok_account_disconnected = _signals.signal("tiktok-account-disconnected")

@@ -7,17 +7,24 @@ steps and :mod:`flask_tiktok.responses` says how every outcome is answered.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, abort, current_app, redirect, request
 from werkzeug.wrappers import Response
 
 from .accounts import disconnect as disconnect_account
-from .accounts import finish_connect, start_connect
+from .accounts import (
+    finish_connect,
+    is_connected,
+    reconnect_response,
+    start_connect,
+)
 from .current import current_login, drop_current_login
 from .errors import (
     TikTokError,
     TikTokLoginRequired,
+    TikTokReconnectRequired,
     WebhookPayloadError,
     WebhookSignatureError,
 )
@@ -46,6 +53,11 @@ __all__ = ["blueprint"]
 
 blueprint = Blueprint("tiktok", __name__, template_folder="templates")
 
+#: What a scope name in a connect link may be (TikTok's are like
+#: ``user.info.basic``), and how many a link may add.
+_SCOPE_NAME = re.compile(r"[a-z0-9_.]{1,64}")
+_MAX_SCOPES = 32
+
 
 @blueprint.get("/login")
 def login() -> Response:
@@ -60,19 +72,21 @@ def connect() -> Response:
     """Connect a TikTok account to the request's app user (``owner_loader``).
 
     ``scope`` adds comma-separated scopes to ``TIKTOK_SCOPES``; ``next`` is
-    where to return. Without an app user: 401, nothing started.
+    where to return. Without an app user: 401, nothing started; without an
+    ``owner_loader`` (connected accounts off): 404.
     """
     state = get_state()
+    if state.hooks.owner_loader is None:
+        abort(404)  # connected accounts are not on: no @tiktok.owner_loader
     asked = split_list(request.args.get("scope"))
-    try:
-        extra = split_list(scope_param(asked)) if asked else []
-    except ValueError:
+    if len(asked) > _MAX_SCOPES or not all(_SCOPE_NAME.fullmatch(s) for s in asked):
         return error_page(
             400,
             "Invalid scopes",
             "The scopes asked for are malformed.",
             "invalid_scope",
         )
+    extra = split_list(scope_param(asked)) if asked else []
     next_url = safe_next(request.args.get("next"), state.settings.login_redirect)
     return start_connect(state, extra, next_url)
 
@@ -146,7 +160,10 @@ def logout() -> Response:
         )
     user = current_login(state).stored
     if user is not None:
-        state.refresher.revoke(user.open_id)
+        # A TikTok account connected to an owner too keeps its authorization:
+        # revoking it would end the owner's connection.
+        if not is_connected(state, user.open_id):
+            state.refresher.revoke(user.open_id)
         # A refresh TikTok refused while revoking has ended it already (and
         # said so); logout_user reads the login again and finds nobody then.
         state.extension.logout_user("logout")
@@ -167,6 +184,8 @@ def disconnect(open_id: str) -> Response:
             "A disconnect must come from this site.",
             "cross_site_disconnect",
         )
+    if state.hooks.owner_loader is None:
+        abort(404)
     owner = state.hooks.owner()
     account = state.storage.get_account(open_id)
     if owner is None or account is None or account.owner_id != owner:
@@ -191,6 +210,11 @@ def webhook() -> Response:
 @blueprint.app_errorhandler(TikTokLoginRequired)
 def _handle_login_required(exc: TikTokLoginRequired) -> Response:
     return login_required_response()
+
+
+@blueprint.app_errorhandler(TikTokReconnectRequired)
+def _handle_reconnect_required(exc: TikTokReconnectRequired) -> Response:
+    return reconnect_response(exc)
 
 
 @blueprint.app_errorhandler(WebhookSignatureError)

@@ -35,6 +35,7 @@ from flask_tiktok import (
     TikTok,
     TikTokAccount,
     TikTokLoginRequired,
+    TikTokReconnectRequired,
     signals,
 )
 from flask_tiktok.sqla import SQLAlchemyStorage
@@ -106,7 +107,14 @@ def connect(client: Any, mock: Any, open_id: str, query: str = "") -> Any:
 
 @pytest.fixture
 def received() -> Iterator[dict[str, list[dict[str, Any]]]]:
-    seen: dict[str, list[dict[str, Any]]] = {"connected": [], "disconnected": []}
+    seen: dict[str, list[dict[str, Any]]] = {
+        "connected": [],
+        "disconnected": [],
+        "logged_out": [],
+    }
+
+    def on_logged_out(sender: Flask, **kwargs: Any) -> None:
+        seen["logged_out"].append(kwargs)
 
     def on_connected(sender: Flask, **kwargs: Any) -> None:
         seen["connected"].append(kwargs)
@@ -117,6 +125,7 @@ def received() -> Iterator[dict[str, list[dict[str, Any]]]]:
     with (
         signals.tiktok_account_connected.connected_to(on_connected),
         signals.tiktok_account_disconnected.connected_to(on_disconnected),
+        signals.tiktok_logged_out.connected_to(on_logged_out),
     ):
         yield seen
 
@@ -373,6 +382,7 @@ def test_a_refused_refresh_keeps_the_account_to_reconnect(
     assert received["disconnected"] == [
         {"owner_id": "ann", "open_id": CAROL, "reason": "refresh_refused"}
     ]
+    assert received["logged_out"] == []  # nobody was logged in
 
 
 def test_authorization_removed_ends_a_connected_account_whoever_owns_it(
@@ -562,3 +572,157 @@ def test_a_flask_sqlalchemy_model_brings_the_delivery_table_too() -> None:
             }
         finally:
             db.engine.dispose()
+
+
+def test_two_owners_racing_on_one_account_get_one_connection(
+    accounts_app: Flask, storage: SQLAlchemyStorage, engine: Engine
+) -> None:
+    """Owner A reads "nobody owns it" and pauses; owner B tries meanwhile.
+    B waits for A's transaction (a row lock, SQLite's write lock) and is
+    refused: the check and the write are one step."""
+    import threading
+
+    from flask_tiktok.storage import AccountTaken, StoredUser
+    from flask_tiktok.tokens import OAuth2Tokens
+
+    carol = StoredUser(CAROL, ["user.info.basic"], {})
+    with accounts_app.test_request_context():  # Carol once logged in: a row
+        storage.set(carol, OAuth2Tokens(token_body(open_id=CAROL)))
+    paused, resume = threading.Event(), threading.Event()
+
+    def pause_a(*args: Any) -> None:
+        statement = args[2]
+        if threading.current_thread().name == "A" and "owner_id" in statement:
+            paused.set()
+            resume.wait(5)
+
+    outcome: dict[str, str] = {}
+
+    def connect_as_owner(owner: str) -> None:
+        tokens = OAuth2Tokens(token_body(open_id=CAROL, access_token=f"act.{owner}"))
+        with accounts_app.app_context():
+            try:
+                storage.set_account(owner, carol, tokens, previous_owner_id=None)
+                outcome[owner] = "stored"
+            except AccountTaken:
+                outcome[owner] = "taken"
+
+    event.listen(engine, "after_cursor_execute", pause_a)
+    try:
+        a = threading.Thread(target=connect_as_owner, args=("ann",), name="A")
+        a.start()
+        assert paused.wait(5)
+        b = threading.Thread(target=connect_as_owner, args=("ben",), name="B")
+        b.start()
+        b.join(0.3)
+        resume.set()
+        a.join()
+        b.join()
+    finally:
+        event.remove(engine, "after_cursor_execute", pause_a)
+    assert outcome == {"ann": "stored", "ben": "taken"}
+    with accounts_app.app_context():
+        assert storage.get_account(CAROL).owner_id == "ann"  # type: ignore[union-attr]
+        assert storage.get_tokens(CAROL).access_token == "act.ann"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_without_an_owner_loader_the_account_routes_are_not_there(
+    storage: SQLAlchemyStorage, shared: bool, tiktok_mock: Any
+) -> None:
+    client = create_app(storage=storage if shared else None).test_client()
+    assert client.get("/tiktok/connect").status_code == 404
+    assert client.post(f"/tiktok/accounts/{CAROL}/disconnect").status_code == 404
+    assert tiktok_mock.call_count == 0
+
+
+@pytest.mark.parametrize(
+    "scope", ["a%00b", "video.list%09user", "%C3%A9", "x" * 65, ",".join("s" * 33)]
+)
+def test_a_connect_link_with_odd_scopes_is_refused(
+    accounts_app: Flask, scope: str
+) -> None:
+    client = accounts_app.test_client()
+    client.get("/signin/ann")
+    answer = client.get(f"/tiktok/connect?scope={scope}")
+    assert answer.status_code == 400
+    assert "invalid_scope" in answer.get_data(as_text=True)
+
+
+def test_a_before_connect_hook_must_return_none_or_a_response(
+    accounts_app: Flask, tiktok_mock: Any
+) -> None:
+    tiktok: TikTok = accounts_app.extensions["test_tiktok"]
+    tiktok.before_connect(lambda owner, user, tokens, previous: True)
+    client = accounts_app.test_client()
+    client.get("/signin/ann")
+    with pytest.raises(TypeError, match="return None to accept"):
+        connect(client, tiktok_mock, CAROL)
+
+
+def test_a_move_tells_the_previous_owner(
+    accounts_app: Flask, tiktok_mock: Any, received: Any
+) -> None:
+    tiktok: TikTok = accounts_app.extensions["test_tiktok"]
+    tiktok.before_connect(lambda owner, user, tokens, previous: None)
+    ann, ben = accounts_app.test_client(), accounts_app.test_client()
+    ann.get("/signin/ann")
+    ben.get("/signin/ben")
+    connect(ann, tiktok_mock, CAROL)
+    assert connect(ben, tiktok_mock, CAROL).status_code == 302
+    assert received["disconnected"] == [
+        {"owner_id": "ann", "open_id": CAROL, "reason": "moved"}
+    ]
+    assert [c["owner_id"] for c in received["connected"]] == ["ann", "ben"]
+
+
+def test_an_account_without_tokens_asks_to_reconnect_not_to_log_in(
+    accounts_app: Flask, tiktok_mock: Any
+) -> None:
+    tiktok: TikTok = accounts_app.extensions["test_tiktok"]
+
+    @accounts_app.get("/use/<open_id>")
+    def use(open_id: str) -> Any:
+        account = tiktok.account(open_id)
+        assert account is not None
+        return account.api.call("GET", "user/info/", params={"fields": "open_id"})
+
+    client = accounts_app.test_client()
+    client.get("/signin/ann")
+    connect(client, tiktok_mock, CAROL)
+    post(accounts_app.test_client(), event_body("authorization.removed", CAROL))
+    page = client.get(f"/use/{CAROL}")
+    assert page.status_code == 409
+    assert 'href="/tiktok/connect"' in page.get_data(as_text=True)
+    as_json = client.get(f"/use/{CAROL}", headers={"Accept": "application/json"})
+    assert (as_json.status_code, as_json.json["error"]) == (409, "reconnect_required")
+    with accounts_app.app_context(), pytest.raises(TikTokReconnectRequired) as gone:
+        tiktok.api_for(CAROL).access_token  # noqa: B018
+    assert gone.value.open_id == CAROL
+    assert isinstance(gone.value, TikTokLoginRequired)  # jobs catching it still do
+
+
+def test_a_login_of_a_connected_account_leaves_the_connection_at_logout(
+    accounts_app: Flask, tiktok_mock: Any, received: Any
+) -> None:
+    """Carol connected to Ann's account, and Carol logging in to the site
+    with TikTok: her logout ends her browser login, not Ann's connection (one
+    TikTok authorization: revoking it would end both)."""
+    tiktok: TikTok = accounts_app.extensions["test_tiktok"]
+    ann = accounts_app.test_client()
+    ann.get("/signin/ann")
+    connect(ann, tiktok_mock, CAROL)
+    carol = accounts_app.test_client()
+    start = carol.get("/tiktok/login")
+    state = query_of(start.location)["state"][0]
+    account_answers(tiktok_mock, CAROL, n=2)
+    assert carol.get(f"/tiktok/callback?code=c&state={state}").status_code == 302
+    assert who(carol) == "Hello Carol"
+    assert carol.post("/tiktok/logout").status_code == 302
+    assert who(carol) == "Anonymous"
+    assert calls(tiktok_mock, REVOKE_URL) == []
+    with accounts_app.app_context():
+        [account] = tiktok.accounts(owner_id="ann")
+        assert account.has_tokens
+        assert account.api.access_token == "act.carol-2"
+    assert received["disconnected"] == []

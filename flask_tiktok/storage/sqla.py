@@ -229,7 +229,7 @@ class SQLAlchemyStorage(BaseStorage):
             f"flask_tiktok_sqla_lock_{id(self)}", default=None
         )
         self._purge_clock = itertools.count()
-        self._owner_columns_checked = False
+        self._owner_columns: bool | None = None
 
     def create_all(self) -> None:
         """Create the accounts and delivery tables where missing."""
@@ -337,7 +337,20 @@ class SQLAlchemyStorage(BaseStorage):
     def delete(self, open_id: str | None = None) -> None:
         """Delete the user's stored tokens (the current request's user when
         ``open_id`` is None); every browser logged in as them is logged out.
-        The profile stays until :meth:`forget`."""
+        The profile stays until :meth:`forget`.
+
+        A logout (``open_id`` None) of a TikTok account that is also connected
+        to an owner ends the browser logins only: the owner's connection, and
+        its tokens, stay.
+        """
+        t = self.table
+        ended = {
+            "sealed_tokens": None,
+            "login_id": None,
+            "access_token_expires_at": None,
+            "refresh_token_expires_at": None,
+            "updated_at": _now(),
+        }
         if open_id is None:
             user = self.get_user()
             if has_request_context():
@@ -345,21 +358,23 @@ class SQLAlchemyStorage(BaseStorage):
             if user is None:
                 return
             open_id = user.open_id
+            if self._has_owner_columns():
+                with self._transaction(open_id) as db:
+                    db.execute(
+                        update(t)
+                        .where(t.c.open_id == open_id, t.c.owner_id.is_not(None))
+                        .values(login_id=None, updated_at=ended["updated_at"])
+                    )
+                    db.execute(
+                        update(t)
+                        .where(t.c.open_id == open_id, t.c.owner_id.is_(None))
+                        .values(**ended)
+                    )
+                return
         else:
             self._detach_browser(open_id)
-        t = self.table
         with self._transaction(open_id) as db:
-            db.execute(
-                update(t)
-                .where(t.c.open_id == open_id)
-                .values(
-                    sealed_tokens=None,
-                    login_id=None,
-                    access_token_expires_at=None,
-                    refresh_token_expires_at=None,
-                    updated_at=_now(),
-                )
-            )
+            db.execute(update(t).where(t.c.open_id == open_id).values(**ended))
 
     def forget(self, open_id: str) -> None:
         """Delete the user's row: tokens, profile and all."""
@@ -421,6 +436,7 @@ class SQLAlchemyStorage(BaseStorage):
         for attempt in (1, 2):
             try:
                 with self._transaction(user.open_id) as db:
+                    self._lock_row(db, user.open_id)
                     row = db.execute(
                         select(t.c.owner_id, t.c.connected_at)
                         .where(t.c.open_id == user.open_id)
@@ -470,22 +486,25 @@ class SQLAlchemyStorage(BaseStorage):
             ).all()
         return [_account(row) for row in rows]
 
-    def _account_columns(self) -> Any:
-        t = self.table
-        if not self._owner_columns_checked:
-            # Once per storage: a 0.1 model or database says what to do, not
-            # "no such column" from the driver.
+    def _has_owner_columns(self) -> bool:
+        """Whether the model and the database both have 0.2's owner columns
+        (the database is asked once per storage)."""
+        if self._owner_columns is None:
+            t = self.table
             with self._transaction() as db:
                 found = inspect(db.connection()).get_columns(t.name, schema=t.schema)
             present = {c["name"] for c in found} & set(t.columns.keys())
-            missing = sorted(_OWNER_COLUMNS - present)
-            if missing:
-                raise RuntimeError(
-                    f"Table {t.name!r} has no {' or '.join(missing)} column:"
-                    " connected accounts need flask-tiktok 0.2's columns (run the"
-                    " migration in the docs, 'Upgrading a 0.1 database')."
-                )
-            self._owner_columns_checked = True
+            self._owner_columns = present >= _OWNER_COLUMNS
+        return self._owner_columns
+
+    def _account_columns(self) -> Any:
+        t = self.table
+        if not self._has_owner_columns():
+            raise RuntimeError(
+                f"Table {t.name!r} has no connected_at or owner_id column:"
+                " connected accounts need flask-tiktok 0.2's columns (run the"
+                " migration in the docs, 'Upgrading a 0.1 database')."
+            )
         return select(
             t.c.open_id,
             t.c.scopes,
@@ -498,6 +517,16 @@ class SQLAlchemyStorage(BaseStorage):
 
     # -- cross-process refresh lock ------------------------------------------
 
+    def _lock_row(self, db: Session, open_id: str) -> None:
+        """On SQLite (no row locks, and a transaction that reads first takes no
+        lock), take the database write lock now with a no-op UPDATE, so a
+        check-then-write below is atomic; elsewhere ``FOR UPDATE`` serves."""
+        if db.connection().dialect.name == "sqlite":
+            t = self.table
+            db.execute(
+                update(t).where(t.c.open_id == open_id).values(login_id=t.c.login_id)
+            )
+
     @contextmanager
     def refresh_lock(self, open_id: str) -> Iterator[None]:
         with super().refresh_lock(open_id), self._factory() as db:
@@ -505,11 +534,7 @@ class SQLAlchemyStorage(BaseStorage):
             t = self.table
             dialect = db.connection().dialect.name
             if dialect == "sqlite":
-                db.execute(
-                    update(t)
-                    .where(t.c.open_id == open_id)
-                    .values(login_id=t.c.login_id)
-                )
+                self._lock_row(db, open_id)
             else:
                 if dialect == "postgresql" and self.lock_timeout > 0:
                     db.execute(
