@@ -10,8 +10,12 @@ __all__ = ["loggable", "logger"]
 #: Every warning flask-tiktok writes goes to this logger.
 logger = logging.getLogger("flask_tiktok")
 
-# Line breaks, other C0/C1 controls (ANSI escapes) and Unicode line separators.
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Line breaks, other C0/C1 controls (ANSI escapes), Unicode line separators,
+# and the invisible format characters that reorder or hide text (bidi
+# overrides such as U+202E, zero-width spaces, the BOM).
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
 _MAX_LENGTH = 500
 
 

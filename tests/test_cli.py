@@ -185,7 +185,7 @@ def test_accounts_lists_every_owners_or_one_and_escapes_names(
     stored_account(
         sqla_app, storage, "open-id-carol", "ann", name="Carol\x1b]0;pwn\x07\r"
     )
-    stored_account(sqla_app, storage, "open-id-dave", "ben")
+    stored_account(sqla_app, storage, "open-id-dave", "ben", name="\u202eevaD\u200b")
     listing = runner.invoke(args=["tiktok", "accounts"])
     assert listing.exit_code == 0, listing.output
     lines = listing.output.splitlines()
@@ -193,6 +193,8 @@ def test_accounts_lists_every_owners_or_one_and_escapes_names(
     assert lines[1].startswith("ann    open-id-carol  Carol\\x1b]0;pwn\\x07\\r  ")
     assert lines[1].endswith("  yes")
     assert "\x1b" not in listing.output and "\r" not in listing.output
+    assert "\\u202eevaD\\u200b" in lines[2]  # a bidi override shown, not obeyed
+    assert "\u202e" not in listing.output and "\u200b" not in listing.output
     only_ben = runner.invoke(args=["tiktok", "accounts", "--owner", "ben"])
     assert [line.split()[:2] for line in only_ben.output.splitlines()[1:]] == [
         ["ben", "open-id-dave"]
