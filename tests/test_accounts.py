@@ -91,6 +91,13 @@ def accounts_app(storage: SQLAlchemyStorage) -> Flask:
     return app
 
 
+def signed_in(app: Flask, owner: str) -> Any:
+    """A test client of ``app`` signed in as the app user ``owner``."""
+    client = app.test_client()
+    client.get(f"/signin/{owner}")
+    return client
+
+
 def start_connect(client: Any, query: str = "") -> dict[str, list[str]]:
     response = client.get(f"/tiktok/connect{query}")
     assert response.status_code == 302, response.get_data(as_text=True)
@@ -150,8 +157,7 @@ def test_an_anonymous_connect_is_refused_and_starts_nothing(
 def test_a_connect_stores_the_account_for_its_owner_and_not_as_the_login(
     accounts_app: Flask, tiktok_mock: Any, received: Any
 ) -> None:
-    client = accounts_app.test_client()
-    client.get("/signin/7")
+    client = signed_in(accounts_app, "7")
     query = start_connect(client, "?next=/accounts")
     assert query["disable_auto_auth"] == ["1"]
     assert query["scope"] == ["user.info.basic"]
@@ -171,8 +177,7 @@ def test_a_connect_stores_the_account_for_its_owner_and_not_as_the_login(
 def test_an_owner_connects_several_accounts_listed_oldest_first_in_one_query(
     accounts_app: Flask, engine: Engine, tiktok_mock: Any
 ) -> None:
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     for open_id in (DAVE, CAROL):
         assert connect(client, tiktok_mock, open_id).status_code == 302
     statements: list[str] = []
@@ -192,9 +197,7 @@ def test_an_owner_connects_several_accounts_listed_oldest_first_in_one_query(
 def test_connecting_another_owners_account_is_refused_and_changes_nothing(
     accounts_app: Flask, tiktok_mock: Any
 ) -> None:
-    ann, ben = accounts_app.test_client(), accounts_app.test_client()
-    ann.get("/signin/ann")
-    ben.get("/signin/ben")
+    ann, ben = signed_in(accounts_app, "ann"), signed_in(accounts_app, "ben")
     connect(ann, tiktok_mock, CAROL)
     taken = connect(ben, tiktok_mock, CAROL)
     assert taken.status_code == 409
@@ -210,8 +213,7 @@ def test_connecting_another_owners_account_is_refused_and_changes_nothing(
 def test_an_owner_who_changed_mid_connect_stores_nothing(
     accounts_app: Flask, tiktok_mock: Any
 ) -> None:
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     state = start_connect(client)["state"][0]
     client.get("/signin/ben")
     answer = client.get(f"/tiktok/callback?code=c&state={state}")
@@ -226,8 +228,7 @@ def test_an_owner_who_changed_mid_connect_stores_nothing(
 def test_signed_out_mid_connect_stores_nothing(
     accounts_app: Flask, tiktok_mock: Any
 ) -> None:
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     state = start_connect(client)["state"][0]
     client.get("/signout")
     assert client.get(f"/tiktok/callback?code=c&state={state}").status_code == 403
@@ -247,9 +248,7 @@ def test_before_connect_may_veto_and_may_allow_a_move(
             return "Dave may not be connected here", 403
         return None
 
-    ann, ben = accounts_app.test_client(), accounts_app.test_client()
-    ann.get("/signin/ann")
-    ben.get("/signin/ben")
+    ann, ben = signed_in(accounts_app, "ann"), signed_in(accounts_app, "ben")
     vetoed = connect(ann, tiktok_mock, DAVE)
     assert (vetoed.status_code, vetoed.get_data(as_text=True)) == (
         403,
@@ -272,8 +271,7 @@ def test_reconnecting_keeps_the_connection_date_and_updates_the_tokens(
     accounts_app: Flask, tiktok_mock: Any
 ) -> None:
     tiktok: TikTok = accounts_app.extensions["test_tiktok"]
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     connect(client, tiktok_mock, CAROL)
     with accounts_app.test_request_context():
         session["uid"] = "ann"
@@ -296,8 +294,7 @@ def test_connect_url_asks_for_more_scopes_and_refuses_malformed_ones(
     with accounts_app.test_request_context():
         url = tiktok.connect_url(scopes=["video.list"], next="/accounts")
     assert url == "/tiktok/connect?scope=video.list&next=/accounts"
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     assert start_connect(client, url.removeprefix("/tiktok/connect"))["scope"] == [
         "user.info.basic,video.list"
     ]
@@ -310,8 +307,7 @@ def test_connect_url_asks_for_more_scopes_and_refuses_malformed_ones(
 
 def test_account_is_the_owners_only(accounts_app: Flask, tiktok_mock: Any) -> None:
     tiktok: TikTok = accounts_app.extensions["test_tiktok"]
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     connect(client, tiktok_mock, CAROL)
     with accounts_app.test_request_context():
         session["uid"] = "ben"
@@ -338,8 +334,7 @@ def test_an_accounts_api_calls_as_that_account(
     accounts_app: Flask, tiktok_mock: Any
 ) -> None:
     tiktok: TikTok = accounts_app.extensions["test_tiktok"]
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     connect(client, tiktok_mock, CAROL)
     connect(client, tiktok_mock, DAVE)
     with accounts_app.app_context():
@@ -352,8 +347,7 @@ def test_refresh_now_stores_the_rotated_pair_once(
     accounts_app: Flask, tiktok_mock: Any
 ) -> None:
     tiktok: TikTok = accounts_app.extensions["test_tiktok"]
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     connect(client, tiktok_mock, CAROL)
     account_answers(tiktok_mock, CAROL, n=2)
     with accounts_app.app_context():
@@ -370,8 +364,7 @@ def test_a_refused_refresh_keeps_the_account_to_reconnect(
     accounts_app: Flask, tiktok_mock: Any, received: Any
 ) -> None:
     tiktok: TikTok = accounts_app.extensions["test_tiktok"]
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     connect(client, tiktok_mock, CAROL)
     tiktok_mock.post(TOKEN_URL, json={"error": "invalid_grant", "log_id": "L"})
     with accounts_app.app_context():
@@ -389,8 +382,7 @@ def test_authorization_removed_ends_a_connected_account_whoever_owns_it(
     accounts_app: Flask, tiktok_mock: Any, received: Any
 ) -> None:
     tiktok: TikTok = accounts_app.extensions["test_tiktok"]
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     connect(client, tiktok_mock, CAROL)
     webhook = accounts_app.test_client()  # TikTok: no owner signed in
     delivery = event_body("authorization.removed", CAROL, {"reason": 1})
@@ -411,8 +403,7 @@ def test_authorization_removed_ends_a_connected_account_whoever_owns_it(
 def test_the_owner_disconnects_an_account(
     accounts_app: Flask, tiktok_mock: Any, received: Any
 ) -> None:
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     connect(client, tiktok_mock, CAROL)
     connect(client, tiktok_mock, DAVE)
     answer = client.post(
@@ -433,8 +424,7 @@ def test_the_owner_disconnects_an_account(
 def test_a_cross_site_disconnect_is_refused(
     accounts_app: Flask, tiktok_mock: Any, headers: dict[str, str]
 ) -> None:
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     connect(client, tiktok_mock, CAROL)
     answer = client.post(f"/tiktok/accounts/{CAROL}/disconnect", headers=headers)
     assert answer.status_code == 403
@@ -463,8 +453,7 @@ def test_disconnect_account_from_a_job_revokes_after_refreshing(
     accounts_app: Flask, tiktok_mock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tiktok: TikTok = accounts_app.extensions["test_tiktok"]
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     connect(client, tiktok_mock, CAROL)
     two_days_later = time.time() + 2 * 86_400
     monkeypatch.setattr(time, "time", lambda: two_days_later)
@@ -642,8 +631,7 @@ def test_without_an_owner_loader_the_account_routes_are_not_there(
 def test_a_connect_link_with_odd_scopes_is_refused(
     accounts_app: Flask, scope: str
 ) -> None:
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     answer = client.get(f"/tiktok/connect?scope={scope}")
     assert answer.status_code == 400
     assert "invalid_scope" in answer.get_data(as_text=True)
@@ -654,8 +642,7 @@ def test_a_before_connect_hook_must_return_none_or_a_response(
 ) -> None:
     tiktok: TikTok = accounts_app.extensions["test_tiktok"]
     tiktok.before_connect(lambda owner, user, tokens, previous: True)
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     with pytest.raises(TypeError, match="return None to accept"):
         connect(client, tiktok_mock, CAROL)
 
@@ -665,9 +652,7 @@ def test_a_move_tells_the_previous_owner(
 ) -> None:
     tiktok: TikTok = accounts_app.extensions["test_tiktok"]
     tiktok.before_connect(lambda owner, user, tokens, previous: None)
-    ann, ben = accounts_app.test_client(), accounts_app.test_client()
-    ann.get("/signin/ann")
-    ben.get("/signin/ben")
+    ann, ben = signed_in(accounts_app, "ann"), signed_in(accounts_app, "ben")
     connect(ann, tiktok_mock, CAROL)
     assert connect(ben, tiktok_mock, CAROL).status_code == 302
     assert received["disconnected"] == [
@@ -687,8 +672,7 @@ def test_an_account_without_tokens_asks_to_reconnect_not_to_log_in(
         assert account is not None
         return account.api.call("GET", "user/info/", params={"fields": "open_id"})
 
-    client = accounts_app.test_client()
-    client.get("/signin/ann")
+    client = signed_in(accounts_app, "ann")
     connect(client, tiktok_mock, CAROL)
     post(accounts_app.test_client(), event_body("authorization.removed", CAROL))
     page = client.get(f"/use/{CAROL}")
