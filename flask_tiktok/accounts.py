@@ -132,7 +132,9 @@ def _fresh(
     try:
         return state.refresher.ensure_fresh(open_id, tokens, force=force)
     except TikTokLoginRequired:
-        raise _gone(state, open_id) from None
+        if is_connected(state, open_id):
+            raise TikTokReconnectRequired(open_id) from None
+        raise
 
 
 def _gone(state: TikTokState, open_id: str) -> TikTokLoginRequired:
