@@ -710,3 +710,21 @@ def test_a_login_of_a_connected_account_leaves_the_connection_at_logout(
         assert account.has_tokens
         assert account.api.access_token == "act.carol-2"
     assert received["disconnected"] == []
+
+
+def test_a_storage_without_accounts_says_which_one_has_them(app: Flask) -> None:
+    from flask_tiktok.storage import StoredUser
+    from flask_tiktok.tokens import OAuth2Tokens
+
+    storage = SessionStorage()
+    user = StoredUser(CAROL, [], {})
+    calls = [
+        lambda: storage.set_account(
+            "ann", user, OAuth2Tokens(token_body()), previous_owner_id=None
+        ),
+        lambda: storage.get_account(CAROL),
+        lambda: storage.list_accounts("ann"),
+    ]
+    for call in calls:
+        with pytest.raises(NotImplementedError, match="SQLAlchemyStorage"):
+            call()
