@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Any
 
 from flask import Flask, current_app, has_app_context, redirect, url_for
 from werkzeug.wrappers import Response
 
 from .api import TikTokAPISession
 from .errors import TikTokLoginRequired, TikTokReconnectRequired
-from .fields import KNOWN_FIELDS
 from .flow import PendingLogin, start_login
 from .redirects import safe_next
 from .responses import error_page, owner_required_response
@@ -27,6 +25,7 @@ from .signals import tiktok_account_connected, tiktok_account_disconnected
 from .state import TikTokState
 from .storage.base import AccountTaken, StoredAccount, StoredUser
 from .tokens import OAuth2Tokens
+from .user import TikTokUser
 
 __all__ = [
     "TikTokAccount",
@@ -36,21 +35,25 @@ __all__ = [
     "disconnect",
     "finish_connect",
     "is_connected",
+    "owned_account",
     "reconnect_response",
     "start_connect",
 ]
 
 
-class TikTokAccount:
+class TikTokAccount(TikTokUser):
     """A TikTok account connected to one of the app's users.
 
-    Each profile field fetched when it was connected is an attribute
-    (``display_name``, ``avatar_url``, ...); a known field that was not fetched
-    is ``None``. :attr:`api` calls TikTok as this account.
+    The profile of :class:`~flask_tiktok.TikTokUser` (each field fetched when
+    it was connected is an attribute, ``display_name``, ``avatar_url``, ...;
+    ``open_id``, ``scopes``, ``profile``, ``has_scopes``), plus its owner,
+    when it was connected, whether it still has tokens, and :attr:`api`,
+    which calls TikTok as this account.
     """
 
     def __init__(self, stored: StoredAccount, api: TikTokAPISession) -> None:
-        self._stored = stored
+        super().__init__(stored.user)
+        self._account = stored
         #: A :class:`~flask_tiktok.TikTokAPISession` calling TikTok as this
         #: account (tokens refreshed first, once across processes).
         self.api = api
@@ -58,45 +61,31 @@ class TikTokAccount:
     def __repr__(self) -> str:
         return f"<TikTokAccount {self.open_id!r} of {self.owner_id!r}>"
 
-    def __getattr__(self, name: str) -> Any:
-        if name in KNOWN_FIELDS:
-            return self._stored.user.profile.get(name)
-        raise AttributeError(name)
-
-    @property
-    def open_id(self) -> str:
-        """TikTok's id of the account for this app."""
-        return self._stored.user.open_id
-
     @property
     def owner_id(self) -> str:
         """The app's id of the user it is connected to."""
-        return self._stored.owner_id
-
-    @property
-    def scopes(self) -> list[str]:
-        """The scopes the account granted."""
-        return self._stored.user.scopes
-
-    @property
-    def profile(self) -> dict[str, Any]:
-        """Every field ``user/info/`` returned when it was connected."""
-        return self._stored.user.profile
+        return self._account.owner_id
 
     @property
     def connected_at(self) -> datetime | None:
         """When it was connected to its owner (an aware UTC datetime)."""
-        return self._stored.connected_at
+        return self._account.connected_at
 
     @property
     def has_tokens(self) -> bool:
         """False once TikTok refused a refresh or removed the authorization:
         offer the owner to reconnect it."""
-        return self._stored.has_tokens
+        return self._account.has_tokens
 
-    def has_scopes(self, *scopes: str) -> bool:
-        """Whether the account granted every one of ``scopes``."""
-        return set(scopes) <= set(self.scopes)
+
+def owned_account(state: TikTokState, open_id: str) -> StoredAccount | None:
+    """The request's owner's account ``open_id``; ``None`` for nobody signed
+    in, an account not connected, or another owner's."""
+    owner = state.hooks.owner()
+    stored = state.storage.get_account(open_id)
+    if owner is None or stored is None or stored.owner_id != owner:
+        return None
+    return stored
 
 
 def api_session(state: TikTokState, open_id: str) -> TikTokAPISession:

@@ -14,6 +14,7 @@ from .accounts import (
     account_of,
     api_session,
     disconnect,
+    owned_account,
 )
 from .api import TikTokAPISession
 from .cli import cli
@@ -223,11 +224,8 @@ class TikTok:
         """The request's owner's account ``open_id``, or ``None`` (also for
         another owner's: never theirs)."""
         state = _shared_state("tiktok.account()")
-        owner = state.hooks.owner()
-        stored = state.storage.get_account(open_id)
-        if owner is None or stored is None or stored.owner_id != owner:
-            return None
-        return account_of(state, stored)
+        stored = owned_account(state, open_id)
+        return None if stored is None else account_of(state, stored)
 
     def refresh(self, open_id: str, *, force: bool = False) -> OAuth2Tokens:
         """Refresh ``open_id``'s tokens now (once across processes) and return

@@ -17,6 +17,7 @@ from .accounts import disconnect as disconnect_account
 from .accounts import (
     finish_connect,
     is_connected,
+    owned_account,
     reconnect_response,
     start_connect,
 )
@@ -186,9 +187,8 @@ def disconnect(open_id: str) -> Response:
         )
     if state.hooks.owner_loader is None:
         abort(404)
-    owner = state.hooks.owner()
-    account = state.storage.get_account(open_id)
-    if owner is None or account is None or account.owner_id != owner:
+    account = owned_account(state, open_id)
+    if account is None:
         return error_page(
             404,
             "No such TikTok account",
