@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from flask import has_request_context, session
 from sqlalchemy import (
@@ -48,6 +48,8 @@ from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
 from .base import AccountTaken, BaseStorage, StoredAccount, StoredLogin, StoredUser
 from .sealing import seal_tokens, unseal_tokens
+
+T = TypeVar("T")
 
 __all__ = [
     "SQLAlchemyStorage",
@@ -278,11 +280,7 @@ class SQLAlchemyStorage(BaseStorage):
             session[_KEY] = [user.open_id, login_id]
 
     def _upsert(self, open_id: str, values: dict[str, Any]) -> str:
-        try:
-            return self._upsert_once(open_id, values)
-        except IntegrityError:
-            # Two first logins of one user raced to insert: this one updates.
-            return self._upsert_once(open_id, values)
+        return _again_if_raced(lambda: self._upsert_once(open_id, values))
 
     def _upsert_once(self, open_id: str, values: dict[str, Any]) -> str:
         t = self.table
@@ -425,41 +423,48 @@ class SQLAlchemyStorage(BaseStorage):
         *,
         previous_owner_id: str | None,
     ) -> None:
-        now = _now()
-        t = self.table
         values = _token_values(user.open_id, tokens) | {
             "scopes": join_list(user.scopes),
             "profile": user.profile | {"open_id": user.open_id},
             "owner_id": owner_id,
-            "updated_at": now,
+            "updated_at": _now(),
         }
-        for attempt in (1, 2):
-            try:
-                with self._transaction(user.open_id) as db:
-                    self._lock_row(db, user.open_id)
-                    row = db.execute(
-                        select(t.c.owner_id, t.c.connected_at)
-                        .where(t.c.open_id == user.open_id)
-                        .with_for_update()
-                    ).first()
-                    owner = None if row is None else row.owner_id
-                    if owner != previous_owner_id:
-                        raise AccountTaken(user.open_id, owner)
-                    same = row is not None and owner == owner_id and row.connected_at
-                    values["connected_at"] = row.connected_at if row and same else now
-                    if row is None:
-                        db.execute(insert(t).values(open_id=user.open_id, **values))
-                    else:
-                        db.execute(
-                            update(t)
-                            .where(t.c.open_id == user.open_id)
-                            .values(**values)
-                        )
-                return
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-                # Two first connections raced to insert: the check runs again.
+        _again_if_raced(
+            lambda: self._set_account_once(owner_id, user, values, previous_owner_id)
+        )
+
+    def _set_account_once(
+        self,
+        owner_id: str,
+        user: StoredUser,
+        values: dict[str, Any],
+        previous_owner_id: str | None,
+    ) -> None:
+        t = self.table
+        with self._transaction(user.open_id) as db:
+            self._lock_row(db, user.open_id)
+            row = db.execute(
+                select(t.c.owner_id, t.c.connected_at)
+                .where(t.c.open_id == user.open_id)
+                .with_for_update()
+            ).first()
+            owner = None if row is None else row.owner_id
+            if owner != previous_owner_id:
+                raise AccountTaken(user.open_id, owner)
+            same = row is not None and owner == owner_id and row.connected_at
+            connected_at = row.connected_at if row and same else values["updated_at"]
+            if row is None:
+                db.execute(
+                    insert(t).values(
+                        open_id=user.open_id, connected_at=connected_at, **values
+                    )
+                )
+            else:
+                db.execute(
+                    update(t)
+                    .where(t.c.open_id == user.open_id)
+                    .values(connected_at=connected_at, **values)
+                )
 
     def get_account(self, open_id: str) -> StoredAccount | None:
         t = self.table
@@ -635,6 +640,16 @@ def _session_factory(bind: Bind) -> Callable[[], Session]:
         "SQLAlchemyStorage needs an Engine, a sessionmaker, or Flask-SQLAlchemy's"
         f" db or db.session, not {bind!r}."
     )
+
+
+def _again_if_raced(write: Callable[[], T]) -> T:
+    """``write()``, run once more if it lost a race to insert the same row
+    (the primary key refused it): the second run finds the row and checks
+    or updates it."""
+    try:
+        return write()
+    except IntegrityError:
+        return write()
 
 
 def _account(row: Any) -> StoredAccount:
