@@ -27,6 +27,7 @@ autodoc_preserve_defaults = True
 autodoc_type_aliases = {
     "Bind": "flask_tiktok.storage.sqla.Bind",
     "PKCEMethod": "flask_tiktok.pkce.PKCEMethod",
+    "VideoSource": "flask_tiktok.upload.VideoSource",
     "PKCEEncoding": "flask_tiktok.sandbox.store.PKCEEncoding",
 }
 
@@ -46,6 +47,8 @@ nitpick_ignore_regex = [
         r"Flask|FlaskClient|TestResponse|WSGIApplication|WSGIEnvironment"
         r"|StartResponse",
     ),
+    # urllib3's, named bare in requests' HTTPAdapter signature.
+    (r"py:class", r"Retry"),
     # Type variables: generic signatures, not documented classes.
     (r"py:class", r"flask_tiktok\.\w+\.(T|OwnerLoader|BeforeConnect)"),
 ]

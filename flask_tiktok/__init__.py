@@ -14,6 +14,7 @@ from .errors import (
     TikTokFetchError,
     TikTokLoginRequired,
     TikTokReconnectRequired,
+    TikTokUploadError,
     UnexpectedResponseError,
     WebhookPayloadError,
     WebhookSignatureError,
@@ -21,6 +22,7 @@ from .errors import (
 from .extension import TikTok
 from .fields import FIELDS_BY_SCOPE, fields_for_scopes
 from .pkce import create_code_challenge, generate_code_verifier, generate_state
+from .posting import CreatorInfo, PostStatus
 from .redirects import is_safe_next
 from .storage.base import BaseStorage, StoredAccount, StoredUser
 from .storage.session import SessionStorage
@@ -52,8 +54,10 @@ __all__ = [
     "FIELDS_BY_SCOPE",
     "AnonymousTikTokUser",
     "BaseStorage",
+    "CreatorInfo",
     "OAuth2RequestError",
     "OAuth2Tokens",
+    "PostStatus",
     "SessionStorage",
     "StoredAccount",
     "StoredUser",
@@ -66,6 +70,7 @@ __all__ = [
     "TikTokFetchError",
     "TikTokLoginRequired",
     "TikTokReconnectRequired",
+    "TikTokUploadError",
     "TikTokUser",
     "UnexpectedResponseError",
     "VideoPage",

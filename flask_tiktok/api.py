@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
 from .client import TikTokClient, parse_api_response
 from .errors import TikTokAPIError, TikTokLoginRequired
+from .posting import (
+    DEFAULT_CHUNK_SIZE,
+    CreatorInfo,
+    PhotoOptions,
+    PostStatus,
+    VideoOptions,
+)
 from .tokens import OAuth2Tokens
+from .upload import VideoSource
 from .wire import api_error, json_object
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["TikTokAPISession"]
 
@@ -114,6 +125,83 @@ class TikTokAPISession:
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """Send a request and return TikTok's ``data``, raising its errors."""
         return parse_api_response(self.request(method, path, **kwargs))
+
+    # The Content Posting API: the client's calls with this user's token (an
+    # init refused for an early-revoked token is sent again after a refresh;
+    # it failed before any chunk was sent).
+
+    def creator_info(self) -> CreatorInfo:
+        """What the creator may post now: see
+        :meth:`~flask_tiktok.TikTokClient.query_creator_info`."""
+        return self.with_token(self.client.query_creator_info)
+
+    def publish_video(
+        self,
+        video: VideoSource,
+        *,
+        privacy_level: str,
+        **options: Unpack[VideoOptions],
+    ) -> str:
+        """Post a video; returns its ``publish_id``. See
+        :meth:`~flask_tiktok.TikTokClient.publish_video`."""
+        return self.with_token(
+            lambda token: self.client.publish_video(
+                token, video, privacy_level=privacy_level, **options
+            )
+        )
+
+    def upload_video(
+        self,
+        video: VideoSource,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        content_type: str | None = None,
+    ) -> str:
+        """Send a video to the creator's inbox as a draft. See
+        :meth:`~flask_tiktok.TikTokClient.upload_video`."""
+        return self.with_token(
+            lambda token: self.client.upload_video(
+                token, video, chunk_size=chunk_size, content_type=content_type
+            )
+        )
+
+    def publish_photos(
+        self,
+        photos: Sequence[str],
+        *,
+        privacy_level: str | None = None,
+        **options: Unpack[PhotoOptions],
+    ) -> str:
+        """Post images pulled from their URLs. See
+        :meth:`~flask_tiktok.TikTokClient.publish_photos`."""
+        return self.with_token(
+            lambda token: self.client.publish_photos(
+                token, photos, privacy_level=privacy_level, **options
+            )
+        )
+
+    def post_status(self, publish_id: str) -> PostStatus:
+        """Where the post is. See
+        :meth:`~flask_tiktok.TikTokClient.get_post_status`."""
+        return self.with_token(
+            lambda token: self.client.get_post_status(token, publish_id)
+        )
+
+    def cancel_post(self, publish_id: str) -> None:
+        """Cancel a post still being pulled. See
+        :meth:`~flask_tiktok.TikTokClient.cancel_post`."""
+        self.with_token(lambda token: self.client.cancel_post(token, publish_id))
+
+    def wait_for_post(
+        self, publish_id: str, *, timeout: float = 600.0, interval: float = 5.0
+    ) -> PostStatus:
+        """Poll until the post is done, within TikTok's status limit. See
+        :meth:`~flask_tiktok.TikTokClient.wait_for_post`."""
+        return self.with_token(
+            lambda token: self.client.wait_for_post(
+                token, publish_id, timeout=timeout, interval=interval
+            )
+        )
 
 
 def _replayable(kwargs: dict[str, Any]) -> bool:

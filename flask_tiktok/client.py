@@ -10,17 +10,43 @@ judged by its body because TikTok sends errors with HTTP 200.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NoReturn
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlencode
 
 import requests
 from authlib.common.urls import add_params_to_qs
 from authlib.integrations.requests_client import OAuth2Session
 
-from .errors import TikTokError, TikTokFetchError, UnexpectedResponseError
+from .errors import (
+    TikTokAPIError,
+    TikTokError,
+    TikTokFetchError,
+    UnexpectedResponseError,
+)
 from .pkce import PKCEMethod, create_code_challenge, pkce_method
+from .posting import (
+    DEFAULT_CHUNK_SIZE,
+    CreatorInfo,
+    PhotoOptions,
+    PostStatus,
+    VideoOptions,
+    check_pull_url,
+    chunk_layout,
+    photo_body,
+    verified_prefixes,
+    video_post_info,
+)
 from .tokens import OAuth2Tokens
+from .transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ENCODINGS,
+    TikTokHTTPAdapter,
+    bounded,
+    read_capped,
+)
+from .upload import VideoFile, VideoSource, is_url, upload_chunks
 from .wire import (
     API_BASE_URL,
     AUTHORIZATION_URL,
@@ -35,6 +61,9 @@ from .wire import (
     split_list,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
     "API_BASE_URL",
     "AUTHORIZATION_URL",
@@ -48,6 +77,11 @@ __all__ = [
 
 #: The most videos TikTok's video list and query endpoints take or give per call.
 MAX_VIDEOS_PER_CALL = 20
+
+#: The most often (seconds) :meth:`TikTokClient.wait_for_post` asks for a
+#: status (TikTok allows 30 a minute per token), and the longest pause.
+MIN_STATUS_INTERVAL = 2.0
+MAX_STATUS_INTERVAL = 30.0
 
 #: The name under which the body client-authentication method is registered.
 CLIENT_AUTH_METHOD = "tiktok_client_key_post"
@@ -71,17 +105,39 @@ class _TikTokOAuth2Session(OAuth2Session):  # type: ignore[misc]
     Authlib keeps the last token on the session (``self.token``); a client
     shared by many users' requests must not, or one thread could read back
     another's token. Requests go through ``transport`` when one is given, so
-    its adapters (retries, proxies, test doubles) apply.
+    its adapters (retries, proxies, test doubles) apply. Every request has an
+    overall deadline and its answer a size cap (:mod:`flask_tiktok.transport`),
+    and redirects are not followed (TikTok's APIs send none).
     """
 
-    def __init__(self, transport: requests.Session | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        transport: requests.Session | None,
+        *,
+        deadline: float,
+        max_response_bytes: int,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._transport = transport
+        self._deadline = deadline
+        self._max_response_bytes = max_response_bytes
+        self.mount("https://", TikTokHTTPAdapter())
+        self.mount("http://", TikTokHTTPAdapter())
+        self.headers["Accept-Encoding"] = ENCODINGS
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> Any:
-        if self._transport is not None:
-            return self._transport.send(request, **kwargs)
-        return super().send(request, **kwargs)
+        stream = kwargs.get("stream", False)
+        kwargs["stream"] = True
+        kwargs["allow_redirects"] = False
+        with bounded(self._deadline):
+            if self._transport is not None:
+                response = self._transport.send(request, **kwargs)
+            else:
+                response = super().send(request, **kwargs)
+            if not stream:
+                read_capped(response, self._max_response_bytes)
+        return response
 
     def parse_response_token(self, resp: requests.Response) -> dict[str, Any]:
         return _token_body(resp)
@@ -125,14 +181,25 @@ class TikTokClient:
     """A TikTok Login Kit (v2) client for one app.
 
     One instance serves every user and thread: it holds a pooled HTTP session
-    and no per-user state. Every call has a timeout of ``timeout`` seconds.
+    and no per-user state. Every call to TikTok ends within ``timeout``
+    seconds, all of it (connect, send, the whole answer), or raises
+    :class:`~flask_tiktok.TikTokFetchError`; an answer larger than
+    ``max_response_bytes`` once decoded raises
+    :class:`~flask_tiktok.UnexpectedResponseError` without being read further.
 
     :param client_key: the app's client key (TikTok's name for a client id).
     :param client_secret: the app's client secret.
     :param redirect_uri: the registered redirect URI, matched exactly by TikTok
         (``None`` when every call passes its own).
     :param pkce: ``"hex"`` (TikTok's documented form) or ``"S256"`` (base64url).
-    :param session: a ``requests.Session`` whose adapters carry the requests.
+    :param timeout: the overall deadline of one call, in seconds.
+    :param max_response_bytes: the largest answer read (decoded bytes).
+    :param verified_url_prefixes: the URL prefixes verified for the app on
+        TikTok's developer portal; a ``PULL_FROM_URL`` post of a URL outside
+        them is refused before any call (empty: not checked here).
+    :param session: a ``requests.Session`` whose adapters carry the requests
+        (mount :class:`~flask_tiktok.transport.TikTokHTTPAdapter` on it to
+        keep the deadline for the connection as well as the answer).
     """
 
     def __init__(
@@ -147,10 +214,16 @@ class TikTokClient:
         api_base_url: str = API_BASE_URL,
         pkce: PKCEMethod = "hex",
         timeout: float = 10.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        verified_url_prefixes: Iterable[str] = (),
         session: requests.Session | None = None,
     ) -> None:
         if not client_key or not client_secret:
             raise ValueError("TikTokClient needs a client_key and a client_secret")
+        if not timeout > 0:
+            raise ValueError("timeout is a number of seconds above 0")
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes is a number of bytes, at least 1")
         self.client_key = client_key
         self.redirect_uri = redirect_uri
         self.authorization_url = authorization_url
@@ -161,8 +234,14 @@ class TikTokClient:
         )
         self.pkce: PKCEMethod = pkce_method(pkce, "pkce")
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        if isinstance(verified_url_prefixes, str):
+            raise TypeError("verified_url_prefixes is a list of URL prefixes")
+        self.verified_url_prefixes = verified_prefixes(verified_url_prefixes)
         self._oauth = _TikTokOAuth2Session(
             session,
+            deadline=timeout,
+            max_response_bytes=max_response_bytes,
             client_id=client_key,
             client_secret=client_secret,
             token_endpoint_auth_method=CLIENT_AUTH_METHOD,
@@ -352,6 +431,199 @@ class TikTokClient:
             videos.extend(_video_page(data).videos)
         return videos
 
+    def query_creator_info(self, access_token: str) -> CreatorInfo:
+        """What the creator may post now (``post/publish/creator_info/query/``).
+
+        A creator who cannot post now (``spam_risk_too_many_posts``,
+        ``spam_risk_user_banned_from_posting``, ``reached_active_user_cap``,
+        which TikTok sends with HTTP 200) raises :class:`TikTokAPIError`.
+        """
+        return CreatorInfo.from_data(
+            self._post_json("post/publish/creator_info/query/", access_token, {})
+        )
+
+    def publish_video(
+        self,
+        access_token: str,
+        video: VideoSource,
+        *,
+        privacy_level: str,
+        **options: Unpack[VideoOptions],
+    ) -> str:
+        """Post a video to the creator's profile; returns its ``publish_id``.
+
+        ``video`` is a path or a binary file object (streamed to TikTok in
+        chunks), or an ``https://`` URL under a verified prefix (TikTok pulls
+        it). ``privacy_level`` is one of the creator's
+        :attr:`~flask_tiktok.CreatorInfo.privacy_level_options`; the other
+        options are :class:`~flask_tiktok.posting.VideoOptions`. Everything
+        checkable is checked before any call (``ValueError`` names the rule).
+        The post is processed after this returns: follow it with
+        :meth:`get_post_status` or the ``post.publish.*`` webhooks.
+        """
+        post_info = video_post_info(privacy_level, options)
+        return self._init_video(
+            "post/publish/video/init/",
+            access_token,
+            video,
+            {"post_info": post_info},
+            options,
+        )
+
+    def upload_video(
+        self,
+        access_token: str,
+        video: VideoSource,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        content_type: str | None = None,
+    ) -> str:
+        """Send a video to the creator's TikTok inbox as a draft; returns its
+        ``publish_id``.
+
+        The creator finishes the post in the TikTok app (``video.upload``
+        scope; at most 5 pending drafts per 24 hours). ``video`` as for
+        :meth:`publish_video`.
+        """
+        options: VideoOptions = {"chunk_size": chunk_size}
+        if content_type is not None:
+            options["content_type"] = content_type
+        return self._init_video(
+            "post/publish/inbox/video/init/", access_token, video, {}, options
+        )
+
+    def publish_photos(
+        self,
+        access_token: str,
+        photos: Sequence[str],
+        *,
+        privacy_level: str | None = None,
+        **options: Unpack[PhotoOptions],
+    ) -> str:
+        """Post up to 35 images, pulled by TikTok from their ``https://`` URLs
+        (under a verified prefix); returns the ``publish_id``.
+
+        ``privacy_level`` is required for a direct post (the default
+        ``post_mode``); with ``post_mode="MEDIA_UPLOAD"`` the photos go to the
+        creator's inbox. Other options: :class:`~flask_tiktok.posting.PhotoOptions`.
+        """
+        body = photo_body(photos, privacy_level, options, self.verified_url_prefixes)
+        data = self._post_json("post/publish/content/init/", access_token, body)
+        return _publish_id(data)
+
+    def get_post_status(self, access_token: str, publish_id: str) -> PostStatus:
+        """Where the post is (``post/publish/status/fetch/``; 30 calls a minute
+        per token: see :meth:`wait_for_post`)."""
+        data = self._post_json(
+            "post/publish/status/fetch/", access_token, {"publish_id": publish_id}
+        )
+        return PostStatus.from_data(publish_id, data)
+
+    def cancel_post(self, access_token: str, publish_id: str) -> None:
+        """Cancel a post whose media TikTok is still pulling from a URL (best
+        effort; ``publish_not_cancellable`` once it is too late)."""
+        self._post_json(
+            "post/publish/cancel/", access_token, {"publish_id": publish_id}
+        )
+
+    def wait_for_post(
+        self,
+        access_token: str,
+        publish_id: str,
+        *,
+        timeout: float = 600.0,
+        interval: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> PostStatus:
+        """Poll the post's status until it is :attr:`~flask_tiktok.PostStatus.done`.
+
+        Polls every ``interval`` seconds (at least 2, TikTok's 30 calls a
+        minute), the pause growing by half each time up to 30 seconds; a
+        rate-limited answer waits what TikTok asks (or a minute). Raises
+        ``TimeoutError`` after ``timeout`` seconds: processing usually takes
+        a minute, moderation of a public post sometimes hours, which a
+        webhook (``tiktok_post_updated``) follows better than polling.
+        """
+        give_up = time.monotonic() + timeout
+        pause = max(interval, MIN_STATUS_INTERVAL)
+        while True:
+            try:
+                status = self.get_post_status(access_token, publish_id)
+            except TikTokAPIError as exc:
+                if not exc.rate_limited:
+                    raise
+                wait = exc.retry_after or 60.0
+            else:
+                if status.done:
+                    return status
+                wait, pause = pause, min(pause * 1.5, MAX_STATUS_INTERVAL)
+            if time.monotonic() + wait > give_up:
+                raise TimeoutError(
+                    f"the post {publish_id!r} is not done after {timeout:g} s"
+                )
+            sleep(wait)
+
+    def _init_video(
+        self,
+        path: str,
+        access_token: str,
+        video: VideoSource,
+        body: dict[str, Any],
+        options: VideoOptions,
+    ) -> str:
+        chunk_size = options.get("chunk_size", DEFAULT_CHUNK_SIZE)
+        if is_url(video):
+            url = check_pull_url(video, self.verified_url_prefixes)
+            chunk_layout(1, chunk_size)  # the option is checked all the same
+            body["source_info"] = {"source": "PULL_FROM_URL", "video_url": url}
+            return _publish_id(self._post_json(path, access_token, body))
+        with VideoFile(video, options.get("content_type")) as file:
+            layout = chunk_layout(file.size, chunk_size)
+            body["source_info"] = layout.source_info()
+            data = self._post_json(path, access_token, body)
+            publish_id = _publish_id(data)
+            upload_url = data.get("upload_url")
+            if not isinstance(upload_url, str) or not upload_url:
+                raise UnexpectedResponseError(200, json.dumps(data)[:1000])
+            upload_chunks(
+                self._put_chunk,
+                upload_url,
+                file,
+                layout,
+                timeout=self.timeout,
+                publish_id=publish_id,
+            )
+        return publish_id
+
+    def _post_json(
+        self, path: str, access_token: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return self.api_request(
+            "POST",
+            path,
+            access_token,
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json; charset=UTF-8"},
+        )
+
+    def _put_chunk(
+        self, url: str, body: Any, headers: dict[str, str], deadline: float
+    ) -> requests.Response:
+        # The upload_url is TikTok's own signed URL: no Bearer token.
+        with bounded(deadline):
+            try:
+                response: requests.Response = self._oauth.request(
+                    "PUT",
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=self.timeout,
+                    withhold_token=True,
+                )
+            except requests.RequestException as exc:
+                raise TikTokFetchError(exc) from exc
+        return response
+
     def api_request(
         self, method: str, path: str, access_token: str, **kwargs: Any
     ) -> dict[str, Any]:
@@ -471,6 +743,13 @@ _MAX_FIELD_LENGTH = 1024
 
 def _redacted(body: Mapping[str, Any]) -> str:
     return json.dumps({k: "<redacted>" if "token" in k else v for k, v in body.items()})
+
+
+def _publish_id(data: Mapping[str, Any]) -> str:
+    publish_id = data.get("publish_id")
+    if not isinstance(publish_id, str) or not publish_id:
+        raise UnexpectedResponseError(200, json.dumps(data)[:1000])
+    return publish_id
 
 
 def _video_page(data: Mapping[str, Any]) -> VideoPage:

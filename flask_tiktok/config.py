@@ -14,6 +14,8 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from .pkce import PKCEMethod, pkce_method
+from .posting import verified_prefixes
+from .transport import DEFAULT_MAX_RESPONSE_BYTES
 from .wire import (
     API_BASE_URL,
     AUTHORIZATION_URL,
@@ -79,6 +81,31 @@ def _seconds(key: str, value: Any) -> float:
     if not 0 < seconds < float("inf"):
         raise ValueError(f"{key} must be more than 0 seconds, not {value!r}")
     return seconds
+
+
+def _byte_count(key: str, value: Any) -> int:
+    """A positive whole number of bytes."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{key} is a number of bytes, not {value!r}")
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{key} is a number of bytes, not {value!r}") from None
+    if count < 1:
+        raise ValueError(f"{key} must be at least 1 byte, not {value!r}")
+    return count
+
+
+def _url_prefixes(key: str, value: Any) -> list[str]:
+    """``https://`` URL prefixes (a comma-separated string is split)."""
+    if isinstance(value, str):
+        value = split_list(value)
+    if not isinstance(value, Sequence) or not all(isinstance(s, str) for s in value):
+        raise ValueError(f"{key} is a list of https:// URL prefixes, not {value!r}")
+    try:
+        return verified_prefixes(value)
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
 
 
 def _is_http_url(value: str) -> bool:
@@ -248,7 +275,21 @@ KEYS: tuple[Key[Any], ...] = (
         "timeout",
         10,
         _seconds,
-        "Seconds each call to TikTok may take.",
+        "Seconds each call to TikTok may take, all of it (an overall deadline).",
+    ),
+    Key(
+        "TIKTOK_MAX_RESPONSE_BYTES",
+        "max_response_bytes",
+        DEFAULT_MAX_RESPONSE_BYTES,
+        _byte_count,
+        "The largest answer read from TikTok (bytes, once decompressed).",
+    ),
+    Key(
+        "TIKTOK_VERIFIED_URL_PREFIXES",
+        "verified_url_prefixes",
+        [],
+        _url_prefixes,
+        "URL prefixes verified on TikTok for PULL_FROM_URL posts ([]: unchecked).",
     ),
     Key(
         "TIKTOK_CLIENT_SECRET_FALLBACKS",
@@ -291,6 +332,8 @@ class Settings:
     revoke_url: str
     api_base_url: str
     timeout: float
+    max_response_bytes: int
+    verified_url_prefixes: list[str]
     secret_fallbacks: list[str]
     webhook_tolerance: float
     remember_removed: bool

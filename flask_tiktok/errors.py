@@ -12,6 +12,7 @@ __all__ = [
     "TikTokFetchError",
     "TikTokLoginRequired",
     "TikTokReconnectRequired",
+    "TikTokUploadError",
     "UnexpectedResponseError",
     "WebhookPayloadError",
     "WebhookSignatureError",
@@ -174,6 +175,17 @@ class TikTokAPIError(TikTokError):
         return self.status_code == 429 or self.code == "rate_limit_exceeded"
 
     @property
+    def retryable(self) -> bool:
+        """Whether the same call may succeed later: ``rate_limit_exceeded``,
+        ``internal_error`` and 5xx answers (the same as :attr:`transient`).
+
+        Posting errors such as ``spam_risk_too_many_posts`` or
+        ``privacy_level_option_mismatch`` are not: the post must change, or
+        the creator must wait for their daily cap.
+        """
+        return self.transient
+
+    @property
     def token_rejected(self) -> bool:
         """Whether the answer is ``401 access_token_invalid``."""
         return self.status_code == 401 and self.code == "access_token_invalid"
@@ -191,6 +203,39 @@ class TikTokAPIError(TikTokError):
             status_code,
             retry_after,
         )
+
+
+class TikTokUploadError(TikTokError):
+    """A video's chunks could not be sent to TikTok's ``upload_url``.
+
+    ``publish_id`` names the post TikTok created at the init (its status says
+    ``FAILED`` in time); ``status_code`` is TikTok's last answer (``None``:
+    no answer), ``uploaded_bytes`` what TikTok said it had received.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        publish_id: str,
+        status_code: int | None = None,
+        uploaded_bytes: int | None = None,
+    ) -> None:
+        super().__init__(f"{message} (publish_id={publish_id})")
+        self.publish_id = publish_id
+        self.status_code = status_code
+        self.uploaded_bytes = uploaded_bytes
+
+    @property
+    def expired(self) -> bool:
+        """Whether the ``upload_url`` had expired (TikTok keeps it one hour)."""
+        return self.status_code == 403
+
+    @property
+    def transient(self) -> bool:
+        """Whether TikTok kept failing inside or the connection kept dropping
+        (after the retries): posting again later may succeed."""
+        return self.status_code is None or self.status_code >= 500
 
 
 class WebhookSignatureError(TikTokError):

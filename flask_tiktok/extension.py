@@ -92,6 +92,8 @@ class TikTok:
             api_base_url=settings.api_base_url,
             pkce=settings.pkce,
             timeout=settings.timeout,
+            max_response_bytes=settings.max_response_bytes,
+            verified_url_prefixes=settings.verified_url_prefixes,
             session=self._session,
         )
         storage = self._storage or SessionStorage()

@@ -10,7 +10,8 @@ answered 200 and not handled again.
 
 Handling ``authorization.removed`` deletes what the storage keeps for that
 ``open_id``'s tokens and sends ``tiktok_authorization_removed`` (and, for a
-connected account, whoever owns it, ``tiktok_account_disconnected``); every event sends
+connected account, whoever owns it, ``tiktok_account_disconnected``); a
+``post.publish.*`` event sends ``tiktok_post_updated``; every event sends
 ``tiktok_webhook_received``. Receivers run before TikTok gets its answer, so
 they should be quick (hand slow work to a queue).
 
@@ -37,11 +38,16 @@ from werkzeug.wrappers import Response
 
 from .accounts import account_disconnected
 from .errors import WebhookPayloadError, WebhookSignatureError
-from .signals import tiktok_authorization_removed, tiktok_webhook_received
+from .signals import (
+    tiktok_authorization_removed,
+    tiktok_post_updated,
+    tiktok_webhook_received,
+)
 from .state import TikTokState, get_state
 from .webhooks import (
     AUTHORIZATION_REMOVED,
     WebhookEvent,
+    is_post_event,
     parse_webhook_event,
     verify_webhook_signature,
 )
@@ -138,6 +144,14 @@ def _handle(state: TikTokState, event: WebhookEvent) -> None:
             app, open_id=event.user_openid, reason=event.reason
         )
         account_disconnected(app, state, event.user_openid, "authorization_removed")
+    elif is_post_event(event.event):
+        tiktok_post_updated.send(
+            app,
+            open_id=event.user_openid,
+            publish_id=str(event.content.get("publish_id") or ""),
+            event=event.event,
+            content=event.content,
+        )
 
 
 def exempt_from_csrf(app: Flask, view: Any) -> None:

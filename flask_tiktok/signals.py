@@ -11,6 +11,7 @@ __all__ = [
     "tiktok_logged_in",
     "tiktok_logged_out",
     "tiktok_login_failed",
+    "tiktok_post_updated",
     "tiktok_token_refreshed",
     "tiktok_webhook_received",
 ]
@@ -57,3 +58,10 @@ tiktok_account_connected = _signals.signal("tiktok-account-connected")
 #: connected it, a ``before_connect`` hook allowing it; ``owner_id`` is the
 #: previous owner).
 tiktok_account_disconnected = _signals.signal("tiktok-account-disconnected")
+
+#: TikTok said a post moved on (a ``post.publish.*`` webhook: failed, complete,
+#: inbox_delivered, publicly_available, no_longer_publicaly_available).
+#: Keyword arguments: ``open_id`` (the creator), ``publish_id``, ``event``
+#: (TikTok's event name) and ``content`` (the event's decoded ``content``:
+#: ``reason`` of a failure, ``post_id`` once public, ``publish_type``).
+tiktok_post_updated = _signals.signal("tiktok-post-updated")

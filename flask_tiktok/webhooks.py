@@ -25,7 +25,9 @@ from .errors import WebhookPayloadError, WebhookSignatureError
 
 __all__ = [
     "AUTHORIZATION_REMOVED",
+    "POST_PUBLISH_EVENTS",
     "WebhookEvent",
+    "is_post_event",
     "parse_webhook_event",
     "verify_webhook_signature",
 ]
@@ -33,6 +35,27 @@ __all__ = [
 #: The event TikTok sends when a user disconnects the app, deletes their
 #: account or is banned; their token is already revoked.
 AUTHORIZATION_REMOVED = "authorization.removed"
+
+#: The Content Posting API's events (``content`` holds ``publish_id``). TikTok
+#: spells the last one "publicaly"; the correct spelling is taken as well.
+#: (``video.upload.failed`` and ``video.publish.completed`` belong to the Share
+#: Video API, retired in 2023.)
+POST_PUBLISH_EVENTS = frozenset(
+    {
+        "post.publish.failed",
+        "post.publish.complete",
+        "post.publish.inbox_delivered",
+        "post.publish.publicly_available",
+        "post.publish.no_longer_publicaly_available",
+        "post.publish.no_longer_publicly_available",
+    }
+)
+
+
+def is_post_event(name: str) -> bool:
+    """Whether ``name`` is a Content Posting API event (``post.publish.*``)."""
+    return name.startswith("post.publish.")
+
 
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")

@@ -21,7 +21,10 @@ CLIENT_LAYER = frozenset(
         "flask_tiktok.client",
         "flask_tiktok.errors",
         "flask_tiktok.pkce",
+        "flask_tiktok.posting",
         "flask_tiktok.tokens",
+        "flask_tiktok.transport",
+        "flask_tiktok.upload",
         "flask_tiktok.webhooks",
         "flask_tiktok.wire",
     }

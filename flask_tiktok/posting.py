@@ -1,0 +1,428 @@
+"""TikTok's Content Posting API: what is sent, what comes back, what is checked first.
+
+The request bodies of ``post/publish/...``, the checks made before any call
+(each ``ValueError`` names the rule), the chunk layout of a file upload, and
+the answers as :class:`CreatorInfo` and :class:`PostStatus`. The calls
+themselves are :class:`~flask_tiktok.TikTokClient`'s; the chunk uploads are
+:mod:`flask_tiktok.upload`'s.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+from urllib.parse import urlsplit
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "MAX_CHUNK_SIZE",
+    "MAX_VIDEO_BYTES",
+    "MIN_CHUNK_SIZE",
+    "PRIVACY_LEVELS",
+    "ChunkLayout",
+    "CreatorInfo",
+    "PhotoOptions",
+    "PostStatus",
+    "VideoOptions",
+    "check_pull_url",
+    "chunk_layout",
+    "photo_body",
+    "utf16_length",
+    "verified_prefixes",
+    "video_post_info",
+]
+
+#: The chunk size used above one chunk's limit, in bytes.
+DEFAULT_CHUNK_SIZE = 10_000_000
+#: TikTok's chunks are 5 to 64 MB; whether "MB" is decimal or binary is not
+#: said, so the range used holds in both readings.
+MIN_CHUNK_SIZE = 5 * 1024 * 1024
+#: The largest chunk, and the largest file sent as one chunk.
+MAX_CHUNK_SIZE = 64_000_000
+#: At most this many chunks per upload.
+MAX_CHUNKS = 1000
+#: The largest video TikTok takes (4 GB).
+MAX_VIDEO_BYTES = 4 * 1024**3
+#: Title limits in UTF-16 code units, as TikTok counts them.
+MAX_VIDEO_TITLE = 2200
+MAX_PHOTO_TITLE = 90
+MAX_PHOTO_DESCRIPTION = 4000
+#: At most this many images in a photo post.
+MAX_PHOTOS = 35
+
+#: Every privacy level TikTok knows; a creator is offered some of them
+#: (:attr:`CreatorInfo.privacy_level_options`).
+PRIVACY_LEVELS = frozenset(
+    {"PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"}
+)
+
+#: Statuses after which a post's status no longer changes.
+DONE_STATUSES = frozenset({"PUBLISH_COMPLETE", "SEND_TO_USER_INBOX", "FAILED"})
+
+
+class VideoOptions(TypedDict, total=False):
+    """The keyword options of ``publish_video`` besides ``privacy_level``."""
+
+    #: The caption, hashtags and mentions included (at most 2,200 UTF-16 units).
+    title: str
+    #: Nobody may comment (ticked by the user; never when the creator has).
+    disable_comment: bool
+    #: Nobody may Duet the video.
+    disable_duet: bool
+    #: Nobody may Stitch the video.
+    disable_stitch: bool
+    #: The frame used as the cover, in milliseconds from the start.
+    cover_timestamp_ms: int
+    #: "Branded content": a paid partnership (never ``SELF_ONLY``).
+    brand_content: bool
+    #: "Your brand": the creator promotes their own business.
+    brand_organic: bool
+    #: The video is AI-generated content.
+    is_aigc: bool
+    #: Bytes per chunk above 64 MB (default 10,000,000).
+    chunk_size: int
+    #: The file's media type (default: from its name's extension, else mp4).
+    content_type: str
+
+
+class PhotoOptions(TypedDict, total=False):
+    """The keyword options of ``publish_photos``."""
+
+    #: At most 90 UTF-16 units.
+    title: str
+    #: At most 4,000 UTF-16 units.
+    description: str
+    #: Which image is the cover (0-based, default 0).
+    cover_index: int
+    #: Nobody may comment (direct post only).
+    disable_comment: bool
+    #: TikTok adds music to the photos (direct post only).
+    auto_add_music: bool
+    #: "Branded content": a paid partnership (never ``SELF_ONLY``).
+    brand_content: bool
+    #: "Your brand": the creator promotes their own business.
+    brand_organic: bool
+    #: ``"DIRECT_POST"`` (default) or ``"MEDIA_UPLOAD"`` (a draft in the inbox).
+    post_mode: Literal["DIRECT_POST", "MEDIA_UPLOAD"]
+
+
+@dataclass(frozen=True)
+class ChunkLayout:
+    """How a file of ``size`` bytes is cut: ``count`` chunks of ``chunk_size``,
+    the remainder joined to the last one."""
+
+    #: The file's size in bytes.
+    size: int
+    #: Bytes per chunk (the last one has the remainder as well).
+    chunk_size: int
+    #: How many chunks.
+    count: int
+
+    def chunk(self, index: int) -> tuple[int, int]:
+        """``(first byte, length)`` of chunk ``index`` (0-based)."""
+        start = index * self.chunk_size
+        last = index == self.count - 1
+        return start, (self.size - start if last else self.chunk_size)
+
+    def index_at(self, offset: int) -> int | None:
+        """The chunk that starts at byte ``offset`` (``None``: no chunk does)."""
+        index, rest = divmod(offset, self.chunk_size)
+        return index if rest == 0 and index < self.count else None
+
+    def source_info(self) -> dict[str, Any]:
+        """The ``source_info`` of an init for this file."""
+        return {
+            "source": "FILE_UPLOAD",
+            "video_size": self.size,
+            "chunk_size": self.chunk_size,
+            "total_chunk_count": self.count,
+        }
+
+
+def chunk_layout(size: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ChunkLayout:
+    """TikTok's chunk layout for a file of ``size`` bytes.
+
+    Up to 64 MB the file is one chunk; above, chunks of ``chunk_size`` bytes
+    (``floor(size / chunk_size)`` of them, the remainder joined to the last).
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise TypeError("chunk_size is a number of bytes")
+    if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
+        raise ValueError(
+            f"chunk_size must be {MIN_CHUNK_SIZE:,} to {MAX_CHUNK_SIZE:,} bytes"
+            f" (TikTok's chunks are 5 to 64 MB), not {chunk_size:,}"
+        )
+    if size <= 0:
+        raise ValueError("the video file is empty")
+    if size > MAX_VIDEO_BYTES:
+        raise ValueError(f"the video is over TikTok's 4 GB limit ({size:,} bytes)")
+    if size <= MAX_CHUNK_SIZE:
+        return ChunkLayout(size, size, 1)
+    count = size // chunk_size
+    if count > MAX_CHUNKS:
+        raise ValueError(
+            f"a chunk_size of {chunk_size:,} makes {count} chunks of this file;"
+            f" TikTok takes at most {MAX_CHUNKS}"
+        )
+    return ChunkLayout(size, chunk_size, count)
+
+
+def utf16_length(text: str) -> int:
+    """The length of ``text`` in UTF-16 code units, as TikTok counts titles."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _text(name: str, value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} is a string")
+    if utf16_length(value) > limit:
+        raise ValueError(
+            f"the {name} is over TikTok's {limit:,} UTF-16 units"
+            f" ({utf16_length(value):,})"
+        )
+    return value
+
+
+def _privacy(level: Any, *, branded: bool) -> str:
+    if level not in PRIVACY_LEVELS:
+        raise ValueError(
+            f"privacy_level is one of {', '.join(sorted(PRIVACY_LEVELS))}"
+            f" (one the creator is offered), not {level!r}"
+        )
+    if branded and level == "SELF_ONLY":
+        raise ValueError(
+            "branded content (brand_content) cannot be private (SELF_ONLY)"
+        )
+    return str(level)
+
+
+def video_post_info(privacy_level: str, options: VideoOptions) -> dict[str, Any]:
+    """The ``post_info`` of a direct video post, checked."""
+    info: dict[str, Any] = {
+        "privacy_level": _privacy(
+            privacy_level, branded=bool(options.get("brand_content"))
+        ),
+        "disable_comment": bool(options.get("disable_comment", False)),
+        "disable_duet": bool(options.get("disable_duet", False)),
+        "disable_stitch": bool(options.get("disable_stitch", False)),
+        "brand_content_toggle": bool(options.get("brand_content", False)),
+        "brand_organic_toggle": bool(options.get("brand_organic", False)),
+        "is_aigc": bool(options.get("is_aigc", False)),
+    }
+    if "title" in options:
+        info["title"] = _text("title", options["title"], MAX_VIDEO_TITLE)
+    cover = options.get("cover_timestamp_ms")
+    if cover is not None:
+        if isinstance(cover, bool) or not isinstance(cover, int) or cover < 0:
+            raise ValueError("cover_timestamp_ms is a number of milliseconds, >= 0")
+        info["video_cover_timestamp_ms"] = cover
+    return info
+
+
+def photo_body(
+    photos: Sequence[str],
+    privacy_level: str | None,
+    options: PhotoOptions,
+    prefixes: Sequence[str],
+) -> dict[str, Any]:
+    """The body of ``post/publish/content/init/`` for a photo post, checked."""
+    if isinstance(photos, str):
+        raise TypeError("photos is a list of image URLs, not one string")
+    urls = [check_pull_url(url, prefixes) for url in photos]
+    if not 1 <= len(urls) <= MAX_PHOTOS:
+        raise ValueError(f"a photo post has 1 to {MAX_PHOTOS} images, not {len(urls)}")
+    cover = options.get("cover_index", 0)
+    if isinstance(cover, bool) or not isinstance(cover, int):
+        raise TypeError("cover_index is the 0-based index of an image")
+    if not 0 <= cover < len(urls):
+        raise ValueError(f"cover_index is 0 to {len(urls) - 1}, not {cover}")
+    mode = options.get("post_mode", "DIRECT_POST")
+    if mode not in ("DIRECT_POST", "MEDIA_UPLOAD"):
+        raise ValueError(f"post_mode is DIRECT_POST or MEDIA_UPLOAD, not {mode!r}")
+    info: dict[str, Any] = {}
+    if "title" in options:
+        info["title"] = _text("title", options["title"], MAX_PHOTO_TITLE)
+    if "description" in options:
+        info["description"] = _text(
+            "description", options["description"], MAX_PHOTO_DESCRIPTION
+        )
+    if mode == "DIRECT_POST":
+        if privacy_level is None:
+            raise ValueError("a direct photo post needs a privacy_level")
+        info["privacy_level"] = _privacy(
+            privacy_level, branded=bool(options.get("brand_content"))
+        )
+        info["disable_comment"] = bool(options.get("disable_comment", False))
+        info["auto_add_music"] = bool(options.get("auto_add_music", False))
+        info["brand_content_toggle"] = bool(options.get("brand_content", False))
+        info["brand_organic_toggle"] = bool(options.get("brand_organic", False))
+    return {
+        "post_info": info,
+        "source_info": {
+            "source": "PULL_FROM_URL",
+            "photo_cover_index": cover,
+            "photo_images": urls,
+        },
+        "post_mode": mode,
+        "media_type": "PHOTO",
+    }
+
+
+def _https_origin(url: str, what: str) -> tuple[str, str]:
+    """``(scheme://host[:port], path...)`` of an ``https://`` URL with a name host."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ValueError(f"{what} must be an https:// URL (TikTok pulls only those)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{what} must not carry a user name or password")
+    try:
+        ipaddress.ip_address(parts.hostname.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise ValueError(
+            f"{what} must name its host, not an IP address (TikTok's rule)"
+        )
+    origin = f"https://{parts.netloc.lower()}"
+    return origin, url[len(parts.scheme) + 3 + len(parts.netloc) :]
+
+
+def verified_prefixes(prefixes: Iterable[str]) -> list[str]:
+    """Checked ``https://`` URL prefixes (a bare origin gets its ``/``).
+
+    A prefix is compared with whole URLs: ``https://media.example.com`` is kept
+    as ``https://media.example.com/`` so that it does not also match
+    ``https://media.example.com.evil.example/``.
+    """
+    checked = []
+    for prefix in prefixes:
+        origin, rest = _https_origin(prefix, f"the URL prefix {prefix!r}")
+        checked.append(origin + (rest or "/"))
+    return checked
+
+
+def check_pull_url(url: Any, prefixes: Sequence[str]) -> str:
+    """A media URL TikTok can pull: ``https://``, a host name, and (when the app
+    lists its verified prefixes) under one of them."""
+    if not isinstance(url, str):
+        raise TypeError(f"a media URL is a string, not {type(url).__name__}")
+    origin, rest = _https_origin(url, f"the media URL {url!r}")
+    normal = origin + (rest or "/")
+    if prefixes and not any(normal.startswith(prefix) for prefix in prefixes):
+        raise ValueError(
+            f"the media URL {url!r} is not under a URL prefix verified for this app"
+            " (TIKTOK_VERIFIED_URL_PREFIXES); TikTok would refuse it"
+            " (url_ownership_unverified)"
+        )
+    return url
+
+
+def _flag(data: Mapping[str, Any], key: str) -> bool:
+    return data.get(key) is True
+
+
+@dataclass(frozen=True)
+class CreatorInfo:
+    """What TikTok says of the creator before a post (``creator_info/query/``).
+
+    Show :attr:`~CreatorInfo.nickname`, offer only
+    :attr:`~CreatorInfo.privacy_level_options` (with no default), and grey
+    out the interactions the creator disabled: TikTok's audit checks each.
+    """
+
+    #: The creator's display name: show it on the posting page.
+    nickname: str
+    #: The creator's ``@`` handle.
+    username: str
+    #: The creator's avatar; lives about two hours: don't store it.
+    avatar_url: str | None
+    #: The privacy levels this creator may post with (offer these, no default).
+    privacy_level_options: list[str]
+    #: The creator turned comments off: grey out the Comment option.
+    comment_disabled: bool
+    #: The creator turned Duet off: grey out the option.
+    duet_disabled: bool
+    #: The creator turned Stitch off: grey out the option.
+    stitch_disabled: bool
+    #: The longest video this creator may post, in seconds.
+    max_video_post_duration_sec: int | None
+    #: TikTok's whole answer.
+    data: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> CreatorInfo:
+        """Build it from the ``data`` of TikTok's answer."""
+        options = data.get("privacy_level_options")
+        duration = data.get("max_video_post_duration_sec")
+        avatar = data.get("creator_avatar_url")
+        return cls(
+            nickname=str(data.get("creator_nickname") or ""),
+            username=str(data.get("creator_username") or ""),
+            avatar_url=avatar if isinstance(avatar, str) else None,
+            privacy_level_options=[str(o) for o in options]
+            if isinstance(options, list)
+            else [],
+            comment_disabled=_flag(data, "comment_disabled"),
+            duet_disabled=_flag(data, "duet_disabled"),
+            stitch_disabled=_flag(data, "stitch_disabled"),
+            max_video_post_duration_sec=duration
+            if isinstance(duration, int) and not isinstance(duration, bool)
+            else None,
+            data=data,
+        )
+
+
+@dataclass(frozen=True)
+class PostStatus:
+    """Where a post is (``status/fetch/``)."""
+
+    #: The post's id, from its init.
+    publish_id: str
+    #: ``PROCESSING_UPLOAD``, ``PROCESSING_DOWNLOAD``, ``SEND_TO_USER_INBOX``,
+    #: ``PUBLISH_COMPLETE`` or ``FAILED``.
+    status: str
+    #: Why it failed (``FAILED`` only), e.g. ``file_format_check_failed``.
+    fail_reason: str | None
+    #: The public post ids, once TikTok's moderation made the post public.
+    post_ids: list[str]
+    #: Bytes of the file TikTok has received (a file upload).
+    uploaded_bytes: int | None
+    #: Bytes TikTok has pulled (a ``PULL_FROM_URL`` post).
+    downloaded_bytes: int | None
+    #: TikTok's whole answer.
+    data: dict[str, Any] = field(repr=False)
+
+    @property
+    def done(self) -> bool:
+        """Whether the status is final: published, in the inbox, or failed."""
+        return self.status in DONE_STATUSES
+
+    @property
+    def failed(self) -> bool:
+        """Whether the post failed (see :attr:`fail_reason`)."""
+        return self.status == "FAILED"
+
+    @classmethod
+    def from_data(cls, publish_id: str, data: dict[str, Any]) -> PostStatus:
+        """Build it from the ``data`` of TikTok's answer."""
+        # TikTok's field is spelt "publicaly"; the correct spelling is
+        # accepted too, should TikTok fix it.
+        ids = data.get("publicaly_available_post_id")
+        if ids is None:
+            ids = data.get("publicly_available_post_id")
+        reason = data.get("fail_reason")
+        return cls(
+            publish_id=publish_id,
+            status=str(data.get("status") or ""),
+            fail_reason=str(reason) if reason else None,
+            post_ids=[str(i) for i in ids] if isinstance(ids, list) else [],
+            uploaded_bytes=_count(data.get("uploaded_bytes")),
+            downloaded_bytes=_count(data.get("downloaded_bytes")),
+            data=data,
+        )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
