@@ -10,7 +10,6 @@ import requests
 from .client import TikTokClient, parse_api_response
 from .errors import TikTokAPIError, TikTokLoginRequired
 from .posting import (
-    DEFAULT_CHUNK_SIZE,
     CreatorInfo,
     PhotoOptions,
     PostStatus,
@@ -154,7 +153,7 @@ class TikTokAPISession:
         self,
         video: VideoSource,
         *,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_size: int | None = None,
         content_type: str | None = None,
     ) -> str:
         """Send a video to the creator's inbox as a draft. See

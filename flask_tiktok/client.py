@@ -27,11 +27,11 @@ from .errors import (
 )
 from .pkce import PKCEMethod, create_code_challenge, pkce_method
 from .posting import (
-    DEFAULT_CHUNK_SIZE,
     CreatorInfo,
     PhotoOptions,
     PostStatus,
     VideoOptions,
+    check_chunk_size,
     check_pull_url,
     chunk_layout,
     photo_body,
@@ -475,7 +475,7 @@ class TikTokClient:
         access_token: str,
         video: VideoSource,
         *,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_size: int | None = None,
         content_type: str | None = None,
     ) -> str:
         """Send a video to the creator's TikTok inbox as a draft; returns its
@@ -485,7 +485,9 @@ class TikTokClient:
         scope; at most 5 pending drafts per 24 hours). ``video`` as for
         :meth:`publish_video`.
         """
-        options: VideoOptions = {"chunk_size": chunk_size}
+        options: VideoOptions = {}
+        if chunk_size is not None:
+            options["chunk_size"] = chunk_size
         if content_type is not None:
             options["content_type"] = content_type
         return self._init_video(
@@ -546,6 +548,7 @@ class TikTokClient:
         """
         give_up = time.monotonic() + timeout
         pause = max(interval, MIN_STATUS_INTERVAL)
+        paused = 0.0  # counted besides the clock: the limit holds whatever sleep does
         while True:
             try:
                 status = self.get_post_status(access_token, publish_id)
@@ -557,11 +560,12 @@ class TikTokClient:
                 if status.done:
                     return status
                 wait, pause = pause, min(pause * 1.5, MAX_STATUS_INTERVAL)
-            if time.monotonic() + wait > give_up:
+            if time.monotonic() + wait > give_up or paused + wait > timeout:
                 raise TimeoutError(
                     f"the post {publish_id!r} is not done after {timeout:g} s"
                 )
             sleep(wait)
+            paused += wait
 
     def _init_video(
         self,
@@ -571,10 +575,10 @@ class TikTokClient:
         body: dict[str, Any],
         options: VideoOptions,
     ) -> str:
-        chunk_size = options.get("chunk_size", DEFAULT_CHUNK_SIZE)
+        chunk_size = options.get("chunk_size")
         if is_url(video):
             url = check_pull_url(video, self.verified_url_prefixes)
-            chunk_layout(1, chunk_size)  # the option is checked all the same
+            check_chunk_size(chunk_size)  # checked all the same
             body["source_info"] = {"source": "PULL_FROM_URL", "video_url": url}
             return _publish_id(self._post_json(path, access_token, body))
         with VideoFile(video, options.get("content_type")) as file:

@@ -26,6 +26,7 @@ __all__ = [
     "PhotoOptions",
     "PostStatus",
     "VideoOptions",
+    "check_chunk_size",
     "check_pull_url",
     "chunk_layout",
     "photo_body",
@@ -34,15 +35,13 @@ __all__ = [
     "video_post_info",
 ]
 
-#: The chunk size used above one chunk's limit, in bytes.
+#: The chunk size used for a file over 64 MB when none is given, in bytes.
 DEFAULT_CHUNK_SIZE = 10_000_000
 #: TikTok's chunks are 5 to 64 MB; whether "MB" is decimal or binary is not
 #: said, so the range used holds in both readings.
 MIN_CHUNK_SIZE = 5 * 1024 * 1024
 #: The largest chunk, and the largest file sent as one chunk.
 MAX_CHUNK_SIZE = 64_000_000
-#: At most this many chunks per upload.
-MAX_CHUNKS = 1000
 #: The largest video TikTok takes (4 GB).
 MAX_VIDEO_BYTES = 4 * 1024**3
 #: Title limits in UTF-16 code units, as TikTok counts them.
@@ -81,7 +80,8 @@ class VideoOptions(TypedDict, total=False):
     brand_organic: bool
     #: The video is AI-generated content.
     is_aigc: bool
-    #: Bytes per chunk above 64 MB (default 10,000,000).
+    #: Bytes per chunk, 5 MiB to 64 MB (default: one chunk up to 64 MB,
+    #: chunks of 10,000,000 above).
     chunk_size: int
     #: The file's media type (default: from its name's extension, else mp4).
     content_type: str
@@ -141,12 +141,10 @@ class ChunkLayout:
         }
 
 
-def chunk_layout(size: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ChunkLayout:
-    """TikTok's chunk layout for a file of ``size`` bytes.
-
-    Up to 64 MB the file is one chunk; above, chunks of ``chunk_size`` bytes
-    (``floor(size / chunk_size)`` of them, the remainder joined to the last).
-    """
+def check_chunk_size(chunk_size: int | None) -> None:
+    """Refuse a ``chunk_size`` outside TikTok's 5 to 64 MB (``None``: automatic)."""
+    if chunk_size is None:
+        return
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
         raise TypeError("chunk_size is a number of bytes")
     if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
@@ -154,18 +152,33 @@ def chunk_layout(size: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ChunkLayout
             f"chunk_size must be {MIN_CHUNK_SIZE:,} to {MAX_CHUNK_SIZE:,} bytes"
             f" (TikTok's chunks are 5 to 64 MB), not {chunk_size:,}"
         )
+
+
+def chunk_layout(size: int, chunk_size: int | None = None) -> ChunkLayout:
+    """TikTok's chunk layout for a file of ``size`` bytes.
+
+    ``floor(size / chunk_size)`` chunks, the remainder joined to the last; a
+    file that makes one chunk is sent whole (TikTok wants files under 5 MB
+    so, and a single chunk may not exceed 64 MB). Without a ``chunk_size``,
+    a file up to 64 MB is one chunk and a larger one is cut in chunks of
+    10,000,000 bytes.
+    """
+    check_chunk_size(chunk_size)
     if size <= 0:
         raise ValueError("the video file is empty")
     if size > MAX_VIDEO_BYTES:
         raise ValueError(f"the video is over TikTok's 4 GB limit ({size:,} bytes)")
-    if size <= MAX_CHUNK_SIZE:
-        return ChunkLayout(size, size, 1)
+    if chunk_size is None:
+        chunk_size = size if size <= MAX_CHUNK_SIZE else DEFAULT_CHUNK_SIZE
+    # At most 819 chunks (4 GiB in 5 MiB), within TikTok's 1,000.
     count = size // chunk_size
-    if count > MAX_CHUNKS:
-        raise ValueError(
-            f"a chunk_size of {chunk_size:,} makes {count} chunks of this file;"
-            f" TikTok takes at most {MAX_CHUNKS}"
-        )
+    if count <= 1:
+        if size > MAX_CHUNK_SIZE:
+            raise ValueError(
+                f"a file over {MAX_CHUNK_SIZE:,} bytes must be sent in two chunks"
+                f" or more: a chunk_size of {chunk_size:,} makes one"
+            )
+        return ChunkLayout(size, size, 1)
     return ChunkLayout(size, chunk_size, count)
 
 

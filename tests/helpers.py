@@ -291,7 +291,7 @@ def sign(secret: str, timestamp: int | str, body: bytes) -> str:
 
 
 def event_body(
-    event: str = "video.publish.completed",
+    event: str = "post.publish.complete",
     open_id: str = ALICE,
     content: Any = None,
     **overrides: Any,

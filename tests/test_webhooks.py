@@ -107,7 +107,7 @@ def test_a_signed_event_is_handled_once_when_delivered_three_times(
     event = received.events[0]
     assert event == WebhookEvent(
         KEY,
-        "video.publish.completed",
+        "post.publish.complete",
         json.loads(body)["create_time"],
         ALICE,
         {"publish_id": "p-1"},
@@ -142,7 +142,7 @@ def test_a_secret_from_the_fallbacks_is_accepted(received: Received) -> None:
     assert post(client, event_body(), secret=SECRET).status_code == 200
     assert post(client, event_body(event="a.b"), secret="new-secret").status_code == 200
     assert post(client, event_body(event="c.d"), secret="other").status_code == 401
-    assert [e.event for e in received.events] == ["video.publish.completed", "a.b"]
+    assert [e.event for e in received.events] == ["post.publish.complete", "a.b"]
 
 
 def test_a_failing_receiver_lets_the_retry_run_again(
@@ -924,7 +924,7 @@ def test_an_apps_own_webhook_view_gets_401_and_400_not_a_502() -> None:
     good = deliver(body, sign(SECRET, int(time.time()), body))
     assert (good.status_code, good.get_data(as_text=True)) == (
         200,
-        "video.publish.completed",
+        "post.publish.complete",
     )
     forged = deliver(body, sign("not-the-secret", int(time.time()), body))
     assert forged.status_code == 401
