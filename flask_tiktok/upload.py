@@ -53,6 +53,12 @@ _RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+)\s*$")
 Put = Callable[[str, "_Window", dict[str, str], float], requests.Response]
 
 
+_UNSEEKABLE = (
+    "the video file object must be seekable: its size is sent before its"
+    " bytes, and a chunk may be sent again"
+)
+
+
 def is_url(video: Any) -> bool:
     """Whether ``video`` is a URL for TikTok to pull (rather than a path)."""
     return isinstance(video, str) and video[:8].lower().startswith(
@@ -82,14 +88,17 @@ class VideoFile:
                 f" not {type(video).__name__}"
             )
         try:
-            if not self.file.seekable():
-                raise ValueError(
-                    "the video file object must be seekable: its size is sent"
-                    " before its bytes, and a chunk may be sent again"
-                )
-            self.start = self.file.tell()
-            self.size = self.file.seek(0, io.SEEK_END) - self.start
-            self.file.seek(self.start)
+            # (Python 3.10's SpooledTemporaryFile, Werkzeug's upload, seeks
+            # but has no seekable().)
+            seekable = getattr(self.file, "seekable", None)
+            if seekable is not None and not seekable():
+                raise ValueError(_UNSEEKABLE)
+            try:
+                self.start = self.file.tell()
+                self.size = self.file.seek(0, io.SEEK_END) - self.start
+                self.file.seek(self.start)
+            except (AttributeError, OSError):
+                raise ValueError(_UNSEEKABLE) from None
             self.content_type = _content_type(
                 content_type, getattr(self.file, "name", None)
             )

@@ -2,8 +2,10 @@
 
 A small creator tool with users of its own (Flask-Login, Flask-SQLAlchemy on a
 SQLite file, a sign-up form): each signed-in user connects one or more TikTok
-accounts, sees them, lists each one's videos and disconnects them. TikTok is
-not the login here; it is the accounts the app acts for.
+accounts, sees them, lists each one's videos, posts a video to one (a "Post to
+TikTok" page that follows TikTok's required posting UX, then the post's status
+as TikTok processes it) and disconnects them. TikTok is not the login here; it
+is the accounts the app acts for.
 
 Run it from the repository root::
 
@@ -47,7 +49,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
-from flask_tiktok import TikTok
+from flask_tiktok import (
+    CreatorInfo,
+    TikTok,
+    TikTokAccount,
+    TikTokAPIError,
+    TikTokUploadError,
+)
 from flask_tiktok.sandbox.dev import configure_dev_app
 from flask_tiktok.sqla import TikTokAccountMixin
 from flask_tiktok.storage import SQLAlchemyStorage
@@ -58,6 +66,30 @@ site = Blueprint("site", __name__)
 
 #: The video fields the videos page shows.
 VIDEO_FIELDS = ["id", "title", "cover_image_url", "share_url"]
+#: TikTok's privacy levels as its own app names them.
+PRIVACY_LABELS = {
+    "PUBLIC_TO_EVERYONE": "Everyone",
+    "MUTUAL_FOLLOW_FRIENDS": "Friends",
+    "FOLLOWER_OF_CREATOR": "Followers",
+    "SELF_ONLY": "Only me",
+}
+#: Why TikTok says a creator cannot post now.
+CANNOT_POST = {
+    "spam_risk_too_many_posts": "This account has reached today's posting limit.",
+    "spam_risk_user_banned_from_posting": "TikTok does not let this account post.",
+    "reached_active_user_cap": "Too many people are posting through this app today.",
+}
+#: What a post's status means to its creator.
+STATUS_TEXT = {
+    "PROCESSING_UPLOAD": "TikTok is processing your video. This can take a few"
+    " minutes.",
+    "PROCESSING_DOWNLOAD": "TikTok is fetching your video. This can take a few"
+    " minutes.",
+    "PUBLISH_COMPLETE": "Posted to TikTok.",
+    "SEND_TO_USER_INBOX": "Sent to your TikTok inbox: finish the post in the"
+    " TikTok app.",
+    "FAILED": "TikTok could not post this video",
+}
 
 
 class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
@@ -154,6 +186,131 @@ def videos(open_id: str) -> str:
     return render_template("videos.html", account=account, videos=found)
 
 
+def owned_account(open_id: str) -> TikTokAccount:
+    """One of the signed-in user's accounts (404 for anyone else's)."""
+    account = tiktok.account(open_id)
+    if account is None:
+        abort(404)
+    return account
+
+
+def creator_or_stop(account: TikTokAccount) -> CreatorInfo | str:
+    """TikTok's creator info, fetched now, or why the creator cannot post."""
+    try:
+        return account.api.creator_info()
+    except TikTokAPIError as exc:
+        if exc.retryable:
+            raise  # the extension's error page: try again later
+        return CANNOT_POST.get(
+            exc.code, f"TikTok does not allow a post now ({exc.code})."
+        )
+
+
+@site.get("/accounts/<open_id>/post")
+@login_required
+def post_form(open_id: str) -> str:
+    """The "Post to TikTok" page, as TikTok's audit wants it."""
+    account = owned_account(open_id)
+    info = creator_or_stop(account)
+    if isinstance(info, str):
+        return render_template("post.html", account=account, stop=info)
+    return render_template(
+        "post.html", account=account, info=info, labels=PRIVACY_LABELS, form={}
+    )
+
+
+def _post_problem(info: CreatorInfo) -> str | None:
+    """What is wrong with the submitted form (the page checks it first)."""
+    form = request.form
+    video = request.files.get("video")
+    if video is None or not video.filename:
+        return "Choose a video to post."
+    if form.get("privacy") not in info.privacy_level_options:
+        return "Choose who can view this video."
+    if form.get("commercial"):
+        if not (form.get("your_brand") or form.get("branded")):
+            return "Say whether the video promotes your brand or a third party's."
+        if form.get("branded") and form.get("privacy") == "SELF_ONLY":
+            return "Branded content cannot be private."
+    return None
+
+
+@site.post("/accounts/<open_id>/post")
+@login_required
+def post_submit(open_id: str) -> str | Response | tuple[str, int]:
+    """Send the video to TikTok, then show its status."""
+    account = owned_account(open_id)
+    info = creator_or_stop(account)
+    if isinstance(info, str):
+        return render_template("post.html", account=account, stop=info), 403
+    problem = _post_problem(info)
+    form = request.form
+    video = request.files["video"] if problem is None else None
+    if video is not None:
+        commercial = bool(form.get("commercial"))
+        try:
+            publish_id = account.api.publish_video(
+                video.stream,
+                privacy_level=form["privacy"],
+                title=form.get("title", ""),
+                disable_comment=info.comment_disabled or not form.get("comment"),
+                disable_duet=info.duet_disabled or not form.get("duet"),
+                disable_stitch=info.stitch_disabled or not form.get("stitch"),
+                brand_organic=commercial and bool(form.get("your_brand")),
+                brand_content=commercial and bool(form.get("branded")),
+                content_type=video.mimetype
+                if video.mimetype in ("video/mp4", "video/quicktime", "video/webm")
+                else None,
+            )
+        except ValueError as exc:
+            problem = str(exc)
+        except (TikTokAPIError, TikTokUploadError) as exc:
+            problem = f"TikTok refused the post: {exc}"
+        else:
+            return redirect(
+                url_for("site.post_status", open_id=open_id, publish_id=publish_id)
+            )
+    return (
+        render_template(
+            "post.html",
+            account=account,
+            info=info,
+            labels=PRIVACY_LABELS,
+            form=form,
+            problem=problem,
+        ),
+        400,
+    )
+
+
+@site.get("/accounts/<open_id>/posts/<publish_id>")
+@login_required
+def post_status(open_id: str, publish_id: str) -> str:
+    """The post's status, updated by the page as TikTok processes it."""
+    return render_template(
+        "post_status.html", account=owned_account(open_id), publish_id=publish_id
+    )
+
+
+@site.get("/accounts/<open_id>/posts/<publish_id>/status")
+@login_required
+def post_status_json(open_id: str, publish_id: str) -> dict[str, Any]:
+    """``status/fetch/`` for the page (it asks every 3 s: TikTok allows 30 a
+    minute)."""
+    status = owned_account(open_id).api.post_status(publish_id)
+    text = STATUS_TEXT.get(status.status, status.status)
+    if status.failed:
+        text = f"{text}: {status.fail_reason or 'no reason given'}."
+    return {
+        "status": status.status,
+        "done": status.done,
+        "failed": status.failed,
+        "fail_reason": status.fail_reason,
+        "post_ids": status.post_ids,
+        "text": text,
+    }
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Make the creator example (a SQLite file in the instance folder unless
     ``SQLALCHEMY_DATABASE_URI`` says otherwise)."""
@@ -167,8 +324,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_dev_app(
         app,
         name="flask-tiktok creator example",
-        scopes=["user.info.basic", "user.info.profile", "video.list"],
+        scopes=["user.info.basic", "user.info.profile", "video.list", "video.publish"],
     )
+    # Videos are posted through this app: up to 256 MB per request, spooled to
+    # a temporary file by Werkzeug and streamed to TikTok from there.
+    app.config.setdefault("MAX_CONTENT_LENGTH", 256 * 1024 * 1024)
     os.makedirs(app.instance_path, exist_ok=True)
     db.init_app(app)
     login_manager.init_app(app)
