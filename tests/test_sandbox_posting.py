@@ -263,6 +263,19 @@ def put(
         )
 
 
+def answer(response: requests.Response) -> tuple[int, str]:
+    """A chunk's answer: its status and ``Content-Range``."""
+    return response.status_code, response.headers.get("Content-Range", "")
+
+
+def assert_received(sandbox: Sandbox, publish_id: str, path: Path) -> None:
+    """The bytes TikTok received are the file's."""
+    post = sandbox.find_post(publish_id)
+    assert post is not None
+    assert (post.uploaded_bytes or post.downloaded_bytes) == path.stat().st_size
+    assert post.sha256 == sha256_of(path)
+
+
 def upload(upload_url: str, path: Path, chunk_size: int) -> list[requests.Response]:
     size = path.stat().st_size
     return [
@@ -604,10 +617,7 @@ def test_an_upload_in_tiktoks_chunk_layout_arrives_whole(
     assert [a.headers["Content-Range"] for a in answers] == [
         f"bytes 0-{end}/{size}" for end in ends
     ]
-    post = sandbox.find_post(publish_id)
-    assert post is not None
-    assert post.uploaded_bytes == size
-    assert post.sha256 == sha256_of(path)
+    assert_received(sandbox, publish_id, path)
     calls = sandbox.calls_to("video_upload")
     assert [int(c.headers["Content-Length"]) for c in calls] == chunks
 
@@ -656,10 +666,7 @@ def test_upload_refuses_bad_headers_with_400_and_its_progress(
     assert short.headers["Content-Range"] == f"bytes */{20 * MB}"
     assert put(url, path, 0, 10 * MB - 1).status_code == 206
     bad = put(url, path, 10 * MB, 20 * MB - 1, content_type="text/plain")
-    assert (bad.status_code, bad.headers["Content-Range"]) == (
-        400,
-        f"bytes 0-{10 * MB - 1}/{20 * MB}",
-    )
+    assert answer(bad) == (400, f"bytes 0-{10 * MB - 1}/{20 * MB}")
 
 
 def test_a_chunk_out_of_order_gets_416_with_what_tiktok_has(
@@ -668,56 +675,35 @@ def test_a_chunk_out_of_order_gets_416_with_what_tiktok_has(
     path = sparse_file(tmp_path, 30 * MB)
     _, url = init_upload(server, grant(sandbox), 30 * MB, 10 * MB)
     early = put(url, path, 10 * MB, 20 * MB - 1)
-    assert (early.status_code, early.headers["Content-Range"]) == (
-        416,
-        f"bytes */{30 * MB}",
-    )
+    assert answer(early) == (416, f"bytes */{30 * MB}")
     assert put(url, path, 0, 10 * MB - 1).status_code == 206
     again = put(url, path, 0, 10 * MB - 1)
-    assert (again.status_code, again.headers["Content-Range"]) == (
-        416,
-        f"bytes 0-{10 * MB - 1}/{30 * MB}",
-    )
+    assert answer(again) == (416, f"bytes 0-{10 * MB - 1}/{30 * MB}")
 
 
-def test_a_416_that_reports_fewer_bytes_resumes_from_there(
-    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+@pytest.mark.parametrize(
+    ("kind", "status_code", "kept"),
+    [("lose_chunk", 416, 10 * MB), ("server_error", 500, 20 * MB)],
+)
+def test_a_chunk_fault_reports_where_to_resume_from(
+    server: SandboxServer,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    kind: Any,
+    status_code: int,
+    kept: int,
 ) -> None:
     size = 30 * MB
     path = sparse_file(tmp_path, size)
     publish_id, url = init_upload(server, grant(sandbox), size, 10 * MB)
     assert put(url, path, 0, 10 * MB - 1).status_code == 206
     assert put(url, path, 10 * MB, 20 * MB - 1).status_code == 206
-    sandbox.inject_fault("video_upload", "lose_chunk")
-    lost = put(url, path, 20 * MB, size - 1)
-    assert (lost.status_code, lost.headers["Content-Range"]) == (
-        416,
-        f"bytes 0-{10 * MB - 1}/{size}",
-    )
-    assert put(url, path, 10 * MB, 20 * MB - 1).status_code == 206
-    assert put(url, path, 20 * MB, size - 1).status_code == 201
-    post = sandbox.find_post(publish_id)
-    assert post is not None
-    assert post.sha256 == sha256_of(path)
-
-
-def test_a_5xx_on_a_chunk_keeps_the_progress_for_a_retry(
-    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
-) -> None:
-    size = 20 * MB
-    path = sparse_file(tmp_path, size)
-    publish_id, url = init_upload(server, grant(sandbox), size, 10 * MB)
-    assert put(url, path, 0, 10 * MB - 1).status_code == 206
-    sandbox.inject_fault("video_upload", "server_error")
-    failed = put(url, path, 10 * MB, size - 1)
-    assert (failed.status_code, failed.headers["Content-Range"]) == (
-        500,
-        f"bytes 0-{10 * MB - 1}/{size}",
-    )
-    assert put(url, path, 10 * MB, size - 1).status_code == 201
-    post = sandbox.find_post(publish_id)
-    assert post is not None
-    assert post.sha256 == sha256_of(path)
+    sandbox.inject_fault("video_upload", kind)
+    failed = put(url, path, 20 * MB, size - 1)
+    assert answer(failed) == (status_code, f"bytes 0-{kept - 1}/{size}")
+    rest = [(first, last) for first, last in layout(size, 10 * MB) if first >= kept]
+    assert [put(url, path, *chunk).status_code for chunk in rest][-1] == 201
+    assert_received(sandbox, publish_id, path)
 
 
 def test_a_connection_dropped_mid_chunk_keeps_nothing_of_that_chunk(
@@ -733,7 +719,7 @@ def test_a_connection_dropped_mid_chunk_keeps_nothing_of_that_chunk(
     assert post is not None
     assert post.uploaded_bytes == 0
     assert [a.status_code for a in upload(url, path, 10 * MB)] == [206, 201]
-    assert post.sha256 == sha256_of(path)
+    assert_received(sandbox, publish_id, path)
 
 
 def test_an_expired_upload_url_answers_403(
@@ -748,10 +734,7 @@ def test_an_expired_upload_url_answers_403(
     assert put(url, path, 10 * MB, size - 1).status_code == 403
     clock.now += 1
     expired = put(url, path, 10 * MB, size - 1)
-    assert (expired.status_code, expired.headers["Content-Range"]) == (
-        403,
-        f"bytes 0-{10 * MB - 1}/{size}",
-    )
+    assert answer(expired) == (403, f"bytes 0-{10 * MB - 1}/{size}")
 
 
 @pytest.mark.parametrize("sandbox_options", [{"upload_url_lifetime": 10}])
@@ -920,9 +903,7 @@ def test_pull_from_url_downloads_from_a_verified_loopback_prefix(
         "downloaded_bytes": 3 * MB + 7,
     }
     assert status(server, access, publish_id)["status"] == "PUBLISH_COMPLETE"
-    post = sandbox.find_post(publish_id)
-    assert post is not None
-    assert post.sha256 == sha256_of(path)
+    assert_received(sandbox, publish_id, path)
 
 
 @pytest.mark.parametrize("sandbox_options", [{"pull_from_loopback": False}])

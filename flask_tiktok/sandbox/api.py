@@ -8,7 +8,13 @@ from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
-from .endpoints import current_sandbox, envelope, tiktok_endpoint, user_token
+from .endpoints import (
+    current_sandbox,
+    envelope,
+    json_object,
+    tiktok_endpoint,
+    user_token,
+)
 from .errors import invalid_params, scope_not_authorized
 from .models import SandboxUser, SandboxVideo
 from .scopes import USER_FIELD_SCOPES, VIDEO_FIELDS, VIDEO_SCOPE
@@ -29,15 +35,6 @@ def _fields(known: Collection[str]) -> list[str]:
     if unknown:
         raise invalid_params(f"Invalid fields: {', '.join(unknown)}.")
     return names
-
-
-def _json_object() -> dict[str, Any]:
-    if not request.get_data():
-        return {}
-    body = request.get_json(silent=True, force=True)
-    if not isinstance(body, dict):
-        raise invalid_params("The request body must be a JSON object.")
-    return body
 
 
 def _user_values(user: SandboxUser) -> dict[str, Any]:
@@ -140,7 +137,7 @@ def video_list() -> Response:
     if VIDEO_SCOPE not in token.scopes:
         raise scope_not_authorized(VIDEO_SCOPE)
     fields = _fields(VIDEO_FIELDS)
-    body = _json_object()
+    body = json_object(invalid_params)
     max_count = _int(body, "max_count", DEFAULT_MAX_COUNT)
     if not 1 <= max_count <= MAX_VIDEOS_PER_REQUEST:
         raise invalid_params(f"max_count must be 1 to {MAX_VIDEOS_PER_REQUEST}.")
@@ -172,7 +169,7 @@ def video_query() -> Response:
     if VIDEO_SCOPE not in token.scopes:
         raise scope_not_authorized(VIDEO_SCOPE)
     fields = _fields(VIDEO_FIELDS)
-    filters = _json_object().get("filters")
+    filters = json_object(invalid_params).get("filters")
     video_ids = filters.get("video_ids") if isinstance(filters, dict) else None
     if (
         not isinstance(video_ids, list)

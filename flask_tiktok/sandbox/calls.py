@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 #: The names :attr:`Call.endpoint` takes.
 Endpoint = Literal[
@@ -22,21 +22,7 @@ Endpoint = Literal[
     "post_cancel",
     "video_upload",
 ]
-ENDPOINTS: tuple[Endpoint, ...] = (
-    "authorize",
-    "token",
-    "revoke",
-    "user_info",
-    "video_list",
-    "video_query",
-    "creator_info",
-    "video_init",
-    "inbox_video_init",
-    "content_init",
-    "post_status",
-    "post_cancel",
-    "video_upload",
-)
+ENDPOINTS: tuple[Endpoint, ...] = get_args(Endpoint)
 #: The endpoints that create a post (and take ``post_failed`` faults).
 INIT_ENDPOINTS: frozenset[str] = frozenset(
     {"video_init", "inbox_video_init", "content_init"}

@@ -11,7 +11,7 @@ from flask import Response, current_app, g, request
 
 from . import ids
 from .calls import Call
-from .errors import access_token_invalid
+from .errors import APIError, access_token_invalid
 from .faults import Fault, fault_response
 
 if TYPE_CHECKING:
@@ -40,6 +40,16 @@ def envelope(
     """TikTok's API answer: ``{"data": ..., "error": {code, message, log_id}}``."""
     error = {"code": code, "message": message, "log_id": ids.new_log_id()}
     return json_response({"data": data, "error": error}, status)
+
+
+def json_object(invalid: Callable[[str], APIError]) -> dict[str, Any]:
+    """The request's JSON object body (``{}`` if empty), else ``invalid(...)``."""
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True, force=True)
+    if not isinstance(body, dict):
+        raise invalid("The request body must be a JSON object.")
+    return body
 
 
 def user_token() -> tuple[Token, SandboxUser]:

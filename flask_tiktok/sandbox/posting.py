@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, url_for
 
 from . import ids
 from .chunks import ChunkLayout, LayoutError, check_layout
@@ -13,6 +13,7 @@ from .endpoints import (
     current_fault,
     current_sandbox,
     envelope,
+    json_object,
     tiktok_endpoint,
     user_token,
 )
@@ -69,12 +70,7 @@ def _authorized(
 
 
 def _body() -> dict[str, Any]:
-    if not request.get_data():
-        return {}
-    body = request.get_json(silent=True, force=True)
-    if not isinstance(body, dict):
-        raise invalid_param("The request body must be a JSON object.")
-    return body
+    return json_object(invalid_param)
 
 
 def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
