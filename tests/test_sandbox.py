@@ -1194,6 +1194,7 @@ def test_command_line_help() -> None:
     )
     assert "--port" in result.stdout
     assert "--host" in result.stdout
+    assert "--verified-url-prefix" in result.stdout
 
 
 def test_python_m_sandbox_serves_until_interrupted(

@@ -252,10 +252,10 @@ def _create(
         created_at=now,
         stage="upload" if upload else "download",
         status="PROCESSING_UPLOAD" if upload else "PROCESSING_DOWNLOAD",
-        layout=layout,
         planned_failure=fault.fail_reason if fault is not None else None,
     )
     if upload:
+        post.layout = layout
         post.upload_id = ids.new_upload_id()
         post.upload_token = ids.new_upload_token()
         post.upload_expires_at = now + sandbox.upload_url_lifetime

@@ -66,16 +66,17 @@ class SandboxPost:
     downloaded_bytes: int = 0
     #: The SHA-256 (hex) of each photo downloaded.
     image_sha256: list[str] = field(default_factory=list)
-    layout: ChunkLayout | None = None
     upload_id: str | None = None
     upload_token: str | None = None
     upload_expires_at: float = 0.0
     #: The ``fail_reason`` an injected ``post_failed`` fault ends the post with.
     planned_failure: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _digest: Any = field(default_factory=hashlib.sha256, repr=False)
-    _chunk_digests: list[Any] = field(default_factory=list, repr=False)
-    _pulled_sha256: str | None = field(default=None, repr=False)
+    #: The chunk layout of a ``FILE_UPLOAD``.
+    layout: ChunkLayout | None = field(default=None, init=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _digest: Any = field(default_factory=hashlib.sha256, init=False, repr=False)
+    _chunk_digests: list[Any] = field(default_factory=list, init=False, repr=False)
+    _pulled_sha256: str | None = field(default=None, init=False, repr=False)
 
     @property
     def publish_type(self) -> str:
