@@ -120,7 +120,7 @@ class SandboxPost:
 
     def lose_last_chunk(self) -> None:
         """Forget the last chunk accepted, as if it had never arrived."""
-        if self._chunk_digests and self.layout is not None:
+        if self.stage == "upload" and self._chunk_digests and self.layout:
             self._digest = self._chunk_digests.pop()
             self.uploaded_bytes = len(self._chunk_digests) * self.layout.chunk_size
 
