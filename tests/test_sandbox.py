@@ -1065,7 +1065,7 @@ def verify(secret: str, header: str, body: bytes) -> int:
 def test_send_webhook_is_signed_like_tiktok(sandbox: Sandbox) -> None:
     with Receiver() as receiver:
         response = sandbox.send_webhook(
-            "video.publish.completed",
+            "post.publish.complete",
             ALICE,
             {"publish_id": "p_1"},
             url=receiver.url,
@@ -1077,7 +1077,7 @@ def test_send_webhook_is_signed_like_tiktok(sandbox: Sandbox) -> None:
     body = json.loads(raw)
     assert body == {
         "client_key": KEY,
-        "event": "video.publish.completed",
+        "event": "post.publish.complete",
         "create_time": 1_700_000_123,
         "user_openid": ALICE,
         "content": '{"publish_id": "p_1"}',
@@ -1164,9 +1164,13 @@ def test_issue_code_validates_its_arguments(sandbox: Sandbox) -> None:
 def test_default_sandbox_has_demo_users_with_videos() -> None:
     sandbox = Sandbox()
     assert [app.client_key for app in sandbox.apps] == [KEY]
-    assert len(sandbox.users) == 2
+    assert [user.open_id for user in sandbox.users] == [
+        ALICE,
+        BOB,
+        "sandbox-open-id-carol",
+    ]
     for user in sandbox.users:
-        assert len(user.videos) >= 45
+        assert len(user.videos) >= (45 if user.open_id in (ALICE, BOB) else 10)
         times = [video.create_time for video in user.videos]
         assert len(set(times)) == len(times)
 
@@ -1190,6 +1194,7 @@ def test_command_line_help() -> None:
     )
     assert "--port" in result.stdout
     assert "--host" in result.stdout
+    assert "--verified-url-prefix" in result.stdout
 
 
 def test_python_m_sandbox_serves_until_interrupted(

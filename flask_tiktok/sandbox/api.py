@@ -8,40 +8,21 @@ from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
-from . import ids
-from .endpoints import current_sandbox, json_response, tiktok_endpoint
-from .errors import access_token_invalid, invalid_params, scope_not_authorized
+from .endpoints import (
+    current_sandbox,
+    envelope,
+    json_object,
+    tiktok_endpoint,
+    user_token,
+)
+from .errors import invalid_params, scope_not_authorized
 from .models import SandboxUser, SandboxVideo
 from .scopes import USER_FIELD_SCOPES, VIDEO_FIELDS, VIDEO_SCOPE
-from .store import Token
 
 api = Blueprint("sandbox_api", __name__)
 
 MAX_VIDEOS_PER_REQUEST = 20
 DEFAULT_MAX_COUNT = 10
-
-
-def _ok(data: dict[str, Any]) -> Response:
-    return json_response(
-        {
-            "data": data,
-            "error": {"code": "ok", "message": "", "log_id": ids.new_log_id()},
-        }
-    )
-
-
-def _user_token() -> tuple[Token, SandboxUser]:
-    """The bearer token's record and user, or ``access_token_invalid``."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise access_token_invalid()
-    token = current_sandbox().store.access_token(value.strip())
-    if token is None or token.open_id is None:
-        raise access_token_invalid()
-    user = current_sandbox().find_user(token.open_id)
-    if user is None:
-        raise access_token_invalid()
-    return token, user
 
 
 def _fields(known: Collection[str]) -> list[str]:
@@ -54,15 +35,6 @@ def _fields(known: Collection[str]) -> list[str]:
     if unknown:
         raise invalid_params(f"Invalid fields: {', '.join(unknown)}.")
     return names
-
-
-def _json_object() -> dict[str, Any]:
-    if not request.get_data():
-        return {}
-    body = request.get_json(silent=True, force=True)
-    if not isinstance(body, dict):
-        raise invalid_params("The request body must be a JSON object.")
-    return body
 
 
 def _user_values(user: SandboxUser) -> dict[str, Any]:
@@ -149,23 +121,23 @@ def _page_size(start: int, max_count: int) -> int:
 @tiktok_endpoint("user_info")
 def user_info() -> Response:
     """The token user's profile, only the asked ``fields``."""
-    token, user = _user_token()
+    token, user = user_token()
     fields = _fields(USER_FIELD_SCOPES)
     for name in fields:
         if USER_FIELD_SCOPES[name] not in token.scopes:
             raise scope_not_authorized(USER_FIELD_SCOPES[name])
-    return _ok({"user": _pick(_user_values(user), fields)})
+    return envelope({"user": _pick(_user_values(user), fields)})
 
 
 @api.post("/v2/video/list/")
 @tiktok_endpoint("video_list")
 def video_list() -> Response:
     """A page of the user's videos, newest first, paged by ``cursor``."""
-    token, user = _user_token()
+    token, user = user_token()
     if VIDEO_SCOPE not in token.scopes:
         raise scope_not_authorized(VIDEO_SCOPE)
     fields = _fields(VIDEO_FIELDS)
-    body = _json_object()
+    body = json_object(invalid_params)
     max_count = _int(body, "max_count", DEFAULT_MAX_COUNT)
     if not 1 <= max_count <= MAX_VIDEOS_PER_REQUEST:
         raise invalid_params(f"max_count must be 1 to {MAX_VIDEOS_PER_REQUEST}.")
@@ -180,7 +152,7 @@ def video_list() -> Response:
         size = _page_size(start, max_count)
     page = videos[start : start + size]
     next_cursor = page[-1].create_time * 1000 if page else (cursor or 0)
-    return _ok(
+    return envelope(
         {
             "videos": [_pick(_video_values(user, video), fields) for video in page],
             "cursor": next_cursor,
@@ -193,11 +165,11 @@ def video_list() -> Response:
 @tiktok_endpoint("video_query")
 def video_query() -> Response:
     """The user's videos among ``filters.video_ids`` (others are left out)."""
-    token, user = _user_token()
+    token, user = user_token()
     if VIDEO_SCOPE not in token.scopes:
         raise scope_not_authorized(VIDEO_SCOPE)
     fields = _fields(VIDEO_FIELDS)
-    filters = _json_object().get("filters")
+    filters = json_object(invalid_params).get("filters")
     video_ids = filters.get("video_ids") if isinstance(filters, dict) else None
     if (
         not isinstance(video_ids, list)
@@ -213,6 +185,6 @@ def video_query() -> Response:
     found = [
         owned[video_id] for video_id in dict.fromkeys(video_ids) if video_id in owned
     ]
-    return _ok(
+    return envelope(
         {"videos": [_pick(_video_values(user, video), fields) for video in found]}
     )

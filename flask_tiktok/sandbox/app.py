@@ -14,6 +14,8 @@ from .endpoints import EXTENSION_KEY, json_response
 from .errors import APIError, OAuthError
 from .oauth import oauth
 from .pages import pages
+from .posting import posting
+from .upload import upload
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -38,6 +40,8 @@ def create_app(sandbox: Sandbox) -> Flask:
     app.register_blueprint(oauth)
     app.register_blueprint(api)
     app.register_blueprint(pages)
+    app.register_blueprint(posting)
+    app.register_blueprint(upload)
 
     @app.errorhandler(NotFound)
     def not_found(error: HTTPException) -> Response:

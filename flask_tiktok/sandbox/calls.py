@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 #: The names :attr:`Call.endpoint` takes.
 Endpoint = Literal[
-    "authorize", "token", "revoke", "user_info", "video_list", "video_query"
-]
-ENDPOINTS: tuple[Endpoint, ...] = (
     "authorize",
     "token",
     "revoke",
     "user_info",
     "video_list",
     "video_query",
+    "creator_info",
+    "video_init",
+    "inbox_video_init",
+    "content_init",
+    "post_status",
+    "post_cancel",
+    "video_upload",
+]
+ENDPOINTS: tuple[Endpoint, ...] = get_args(Endpoint)
+#: The endpoints that create a post (and take ``post_failed`` faults).
+INIT_ENDPOINTS: frozenset[str] = frozenset(
+    {"video_init", "inbox_video_init", "content_init"}
 )
 
 
@@ -24,8 +33,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 class Call:
     """One request to a TikTok endpoint of the sandbox, as it arrived."""
 
-    #: ``"authorize"``, ``"token"``, ``"revoke"``, ``"user_info"``,
-    #: ``"video_list"`` or ``"video_query"``.
+    #: One of :data:`ENDPOINTS`: ``"authorize"``, ``"token"``, ``"revoke"``,
+    #: ``"user_info"``, ``"video_list"``, ``"video_query"``, and the Content
+    #: Posting API's ``"creator_info"``, ``"video_init"``,
+    #: ``"inbox_video_init"``, ``"content_init"``, ``"post_status"``,
+    #: ``"post_cancel"`` and ``"video_upload"`` (a chunk ``PUT``).
     endpoint: str
     method: str
     path: str

@@ -5,15 +5,18 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .calls import ENDPOINTS, Call, CallLog
-from .faults import Fault, FaultKind, FaultQueue
+from .calls import ENDPOINTS, INIT_ENDPOINTS, Call, CallLog
+from .faults import FAIL_REASONS, Fault, FaultKind, FaultQueue
 from .models import SandboxApp, SandboxUser, default_apps, default_users
+from .posts import PostStore, SandboxPost
+from .pull import fetch
+from .ratelimit import POSTING_RATE_LIMITS, RateLimiter
 from .scopes import SCOPE_DESCRIPTIONS, parse_scopes
 from .store import Authorization, PKCEEncoding, TokenStore
-from .webhooks import deliver, event_body
+from .webhooks import WebhookDelivery, WebhookSender, deliver, event_body
 
 if TYPE_CHECKING:
     from collections.abc import Iterable as _Iterable
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
 
 #: ``reason`` of an ``authorization.removed`` event when the user disconnects.
 REASON_USER_DISCONNECTED = 1
+#: How long an ``upload_url`` works, in seconds (TikTok: one hour).
+UPLOAD_URL_LIFETIME = 3600
+#: The fault kinds only the chunk upload takes.
+_UPLOAD_FAULTS = frozenset({"drop_connection", "lose_chunk", "expired_upload"})
 
 
 class Sandbox:
@@ -48,6 +55,16 @@ class Sandbox:
     ``auto_decline_scopes`` are the scopes that user unticks (``user.info.basic``
     cannot be unticked), as a person may on the consent page.
     ``clock`` returns epoch seconds; tests may pass a fake one.
+
+    Content Posting API: ``verified_url_prefixes`` are the URL prefixes the
+    apps verified for ``PULL_FROM_URL`` (others get
+    ``url_ownership_unverified``); the sandbox fetches media from loopback only,
+    and takes plain ``http://`` loopback URLs only with ``pull_from_loopback``.
+    An ``upload_url`` expires ``upload_url_lifetime`` seconds after its init,
+    by ``clock``. ``post_rate_limits`` maps endpoint names to requests per
+    token and minute (default TikTok's; ``{}`` for none). With
+    ``advance_posts_on_status`` (default) each status fetch moves its post one
+    step on after answering; without, only :meth:`advance_post` does.
     """
 
     def __init__(
@@ -63,6 +80,11 @@ class Sandbox:
         auto_approve_as: str | None = None,
         auto_decline_scopes: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
+        verified_url_prefixes: Iterable[str] = (),
+        pull_from_loopback: bool = False,
+        upload_url_lifetime: float = UPLOAD_URL_LIFETIME,
+        post_rate_limits: Mapping[str, int] | None = None,
+        advance_posts_on_status: bool = True,
     ) -> None:
         #: The registered apps; the first is the default of helpers that take
         #: an optional ``client_key``.
@@ -88,6 +110,19 @@ class Sandbox:
             pkce=pkce,
         )
         self.faults = FaultQueue()
+        #: URL prefixes ``PULL_FROM_URL`` media may come from.
+        self.verified_url_prefixes: list[str] = list(verified_url_prefixes)
+        #: Whether ``http://`` loopback media URLs are taken (for tests).
+        self.pull_from_loopback = pull_from_loopback
+        #: Seconds an ``upload_url`` works after its init.
+        self.upload_url_lifetime = upload_url_lifetime
+        #: Whether a status fetch moves its post one step on.
+        self.advance_posts_on_status = advance_posts_on_status
+        self.rate_limiter = RateLimiter(
+            clock, POSTING_RATE_LIMITS if post_rate_limits is None else post_rate_limits
+        )
+        self.post_store = PostStore(notify=self._post_event, fetch=fetch)
+        self._webhooks = WebhookSender()
         self._calls = CallLog()
         self._app_lock = threading.Lock()
         self._flask_app: Flask | None = None
@@ -169,6 +204,8 @@ class Sandbox:
         status: int | None = None,
         delay: float = 0.0,
         retry_after: int | float | None = None,
+        code: str | None = None,
+        fail_reason: str | None = None,
     ) -> None:
         """Make the next ``times`` requests to ``endpoint`` fail as ``kind`` says.
 
@@ -176,13 +213,41 @@ class Sandbox:
         status; ``html_502``: an HTML gateway page; ``rate_limit``: 429 with
         TikTok's ``rate_limit_exceeded`` body and ``Retry-After`` if given;
         ``server_error``: 500 ``internal_error``; ``slow``: sleep ``delay`` seconds,
-        then answer normally. ``status`` overrides the status code. Faults queue up
-        in the order injected.
+        then answer normally; ``api_error``: TikTok's error ``code`` with its
+        status (``spam_risk_*`` and ``reached_active_user_cap`` come with 200
+        from ``creator_info``, as TikTok sends them). ``status`` overrides the
+        status code. Faults queue up in the order injected.
+
+        For posts: ``post_failed`` (on ``video_init``, ``inbox_video_init`` or
+        ``content_init``) makes the post that request creates end ``FAILED``
+        with ``fail_reason`` (a pull failure while downloading, any other once
+        processed). On ``video_upload`` (a chunk ``PUT``): ``drop_connection``
+        reads half the chunk and closes the connection unanswered;
+        ``lose_chunk`` forgets the last chunk accepted, so the chunk sent gets
+        416 and a ``Content-Range`` that ends a chunk earlier;
+        ``expired_upload`` answers 403 as an expired ``upload_url`` does;
+        ``server_error`` and the others answer with the upload's
+        ``Content-Range``.
         """
         self._check_endpoint(endpoint)
         if times < 1:
             raise ValueError("times must be at least 1.")
-        self.faults.add(endpoint, Fault(kind, times, status, delay, retry_after))
+        if kind in _UPLOAD_FAULTS and endpoint != "video_upload":
+            raise ValueError(f"A {kind!r} fault is for the video_upload endpoint.")
+        if kind == "post_failed" and (
+            endpoint not in INIT_ENDPOINTS or fail_reason not in FAIL_REASONS
+        ):
+            raise ValueError(
+                "A post_failed fault needs an init endpoint"
+                f" ({', '.join(sorted(INIT_ENDPOINTS))}) and a fail_reason of"
+                f" {', '.join(sorted(FAIL_REASONS))}."
+            )
+        if kind == "api_error" and not code:
+            raise ValueError("An api_error fault needs the error code to answer.")
+        self.faults.add(
+            endpoint,
+            Fault(kind, times, status, delay, retry_after, code, fail_reason),
+        )
 
     @staticmethod
     def _check_endpoint(endpoint: str) -> None:
@@ -280,11 +345,75 @@ class Sandbox:
         body = event_body(app.client_key, event, open_id, content, stamp)
         return deliver(target, app.client_secret, body, stamp)
 
+    # -- posts ------------------------------------------------------------------
+
+    @property
+    def posts(self) -> list[SandboxPost]:
+        """Every post started through the Content Posting API, oldest first."""
+        return self.post_store.all()
+
+    def find_post(self, publish_id: str) -> SandboxPost | None:
+        """The post with ``publish_id``, or None."""
+        return self.post_store.get(publish_id)
+
+    def advance_post(self, publish_id: str, steps: int = 1) -> SandboxPost:
+        """Move a post ``steps`` steps on, as time at TikTok would; return it.
+
+        An upload still missing chunks does not move.
+        """
+        post = self._post(publish_id)
+        for _ in range(steps):
+            self.post_store.step(post)
+        return post
+
+    def take_down_post(self, publish_id: str) -> None:
+        """Make a public post private again, as its creator may on TikTok.
+
+        The app gets ``post.publish.no_longer_publicaly_available`` (TikTok's
+        spelling) and the status loses its ``publicaly_available_post_id``.
+        """
+        self.post_store.take_down(self._post(publish_id))
+
+    def flush_webhooks(self, timeout: float = 10.0) -> list[WebhookDelivery]:
+        """Wait until the ``post.publish.*`` events sent so far are delivered.
+
+        Returns every delivery so far, oldest first (events go out in order,
+        from a background thread, to the app's ``webhook_url``).
+        """
+        return self._webhooks.flush(timeout)
+
+    def _post(self, publish_id: str) -> SandboxPost:
+        post = self.find_post(publish_id)
+        if post is None:
+            raise ValueError(f"No sandbox post has publish_id {publish_id!r}.")
+        return post
+
+    def _post_event(
+        self, post: SandboxPost, event: str, content: dict[str, Any]
+    ) -> None:
+        app = self.find_app(post.client_key)
+        if app is None or app.webhook_url is None:
+            return
+        stamp = int(self.clock())
+        body = event_body(app.client_key, event, post.open_id, content, stamp)
+        self._webhooks.send(
+            event,
+            post.open_id,
+            content,
+            app.webhook_url,
+            secret=app.client_secret,
+            body=body,
+            timestamp=stamp,
+        )
+
     def reset(self) -> None:
-        """Forget codes, tokens, authorizations, recorded calls and faults."""
+        """Forget codes, tokens, authorizations, posts, calls and faults."""
         self.store.reset()
         self._calls.clear()
         self.faults.clear()
+        self.post_store.reset()
+        self.rate_limiter.reset()
+        self._webhooks.clear()
 
     # -- lookups ----------------------------------------------------------------
 

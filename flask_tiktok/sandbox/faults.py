@@ -11,13 +11,56 @@ from typing import Literal
 from flask import Response
 
 from . import ids
+from .errors import POSTING_ERRORS
 
 #: The kinds :meth:`Sandbox.inject_fault` accepts.
 FaultKind = Literal[
-    "error_200", "error_400", "html_502", "rate_limit", "slow", "server_error"
+    "error_200",
+    "error_400",
+    "html_502",
+    "rate_limit",
+    "slow",
+    "server_error",
+    "api_error",
+    "post_failed",
+    "drop_connection",
+    "lose_chunk",
+    "expired_upload",
 ]
+#: Faults the view itself acts on (the chunk upload, the inits), not the wrapper.
+VIEW_FAULTS: frozenset[str] = frozenset(
+    {"post_failed", "drop_connection", "lose_chunk", "expired_upload"}
+)
 FAULT_KINDS: frozenset[str] = frozenset(
     {"error_200", "error_400", "html_502", "rate_limit", "slow", "server_error"}
+    | {"api_error"}
+    | VIEW_FAULTS
+)
+#: The ``fail_reason`` values a ``post_failed`` fault may end a post with.
+FAIL_REASONS: frozenset[str] = frozenset(
+    {
+        "file_format_check_failed",
+        "duration_check_failed",
+        "frame_rate_check_failed",
+        "picture_size_check_failed",
+        "internal",
+        "video_pull_failed",
+        "photo_pull_failed",
+        "publish_cancelled",
+        "auth_removed",
+        "spam_risk_too_many_posts",
+        "spam_risk_user_banned_from_posting",
+        "spam_risk_text",
+        "spam_risk",
+    }
+)
+#: Refusals that ``creator_info`` answers with HTTP 200 (the creator can't post).
+CREATOR_REFUSALS: frozenset[str] = frozenset(
+    {
+        "spam_risk_too_many_posts",
+        "spam_risk_user_banned_from_posting",
+        "reached_active_user_cap",
+    }
 )
 
 _DEFAULT_STATUS = {
@@ -59,6 +102,10 @@ class Fault:
     status: int | None
     delay: float
     retry_after: int | float | None
+    #: The error code of an ``api_error``.
+    code: str | None = None
+    #: The ``fail_reason`` of a ``post_failed``.
+    fail_reason: str | None = None
 
 
 class FaultQueue:
@@ -98,17 +145,27 @@ class FaultQueue:
 def fault_response(fault: Fault, endpoint: str) -> Response | None:
     """The response ``fault`` stands for, or None to answer normally.
 
-    A ``slow`` fault sleeps here, then lets the request through.
+    A ``slow`` fault sleeps here, then lets the request through; so do the
+    :data:`VIEW_FAULTS`, which the view acts on.
     """
+    if fault.kind in VIEW_FAULTS:
+        return None
     if fault.kind == "slow":
         time.sleep(fault.delay)
         return None
     if fault.delay:
         time.sleep(fault.delay)
-    status = fault.status or _DEFAULT_STATUS[fault.kind]
     if fault.kind == "html_502":
-        return Response(_GATEWAY_PAGE, status, mimetype="text/html")
-    code, message = _ERROR_CODES[fault.kind]
+        return Response(_GATEWAY_PAGE, fault.status or 502, mimetype="text/html")
+    if fault.kind == "api_error":
+        code = fault.code or "internal_error"
+        default, message = POSTING_ERRORS.get(code, (400, "The request failed."))
+        if endpoint == "creator_info" and code in CREATOR_REFUSALS:
+            default = 200
+        status = fault.status or default
+    else:
+        status = fault.status or _DEFAULT_STATUS[fault.kind]
+        code, message = _ERROR_CODES[fault.kind]
     body: object
     if endpoint in OAUTH_ENDPOINTS:
         body = {"error": code, "error_description": message, "log_id": ids.new_log_id()}

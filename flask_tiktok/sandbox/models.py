@@ -25,6 +25,8 @@ class SandboxApp:
     any port (RFC 8252 7.3) and any of those loopback names (so a Flask test
     client's ``http://localhost/...`` passes).
     ``webhook_url`` is where :meth:`Sandbox.send_webhook` posts events.
+    An app that is not ``audited`` may only post ``SELF_ONLY`` content, for at
+    most five users a day, as TikTok restricts apps before their audit.
     """
 
     client_key: str = DEFAULT_CLIENT_KEY
@@ -32,6 +34,7 @@ class SandboxApp:
     name: str = "Sandbox Demo App"
     redirect_uris: list[str] = field(default_factory=lambda: [DEFAULT_REDIRECT_URI])
     webhook_url: str | None = None
+    audited: bool = True
 
     def allows_redirect_uri(self, uri: str) -> bool:
         """Whether ``uri`` is registered, loopback URIs matching on any port."""
@@ -87,6 +90,13 @@ class SandboxUser:
     Blank ``union_id``, ``display_name`` and ``username`` are derived from
     ``open_id``. ``avatar_url=None`` makes the sandbox serve a generated SVG avatar.
     ``video_count=None`` means ``len(videos)``.
+
+    The rest is what the Content Posting API's ``creator_info`` says about them:
+    a ``private_account`` offers ``FOLLOWER_OF_CREATOR`` instead of
+    ``PUBLIC_TO_EVERYONE``; ``posting_refusal`` (``spam_risk_too_many_posts``,
+    ``spam_risk_user_banned_from_posting`` or ``reached_active_user_cap``) is
+    why they cannot post now: ``creator_info`` answers it with HTTP 200 and every
+    init with 403.
     """
 
     open_id: str
@@ -101,6 +111,20 @@ class SandboxUser:
     likes_count: int = 0
     video_count: int | None = None
     videos: list[SandboxVideo] = field(default_factory=list)
+    private_account: bool = False
+    comment_disabled: bool = False
+    duet_disabled: bool = False
+    stitch_disabled: bool = False
+    max_video_post_duration_sec: int = 600
+    posting_refusal: str | None = None
+
+    @property
+    def privacy_level_options(self) -> list[str]:
+        """The privacy levels this creator may post with, as TikTok lists them."""
+        audience = (
+            "FOLLOWER_OF_CREATOR" if self.private_account else "PUBLIC_TO_EVERYONE"
+        )
+        return [audience, "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]
 
     def __post_init__(self) -> None:
         if not self.union_id:
@@ -152,21 +176,36 @@ def default_apps() -> list[SandboxApp]:
 
 
 #: The demo users: :class:`SandboxUser`'s fields in their order, from
-#: ``open_id`` to ``likes_count``, then the seed and number of their videos.
+#: ``open_id`` to ``likes_count``, then the seed and number of their videos,
+#: then what ``creator_info`` says about them.
 _DEMO_USERS = (
     (("sandbox-open-id-alice", "sandbox-union-id-alice", "Alice Sandbox",
       "alice.sandbox", None,
       "Dancing through the sandbox. Not a real TikTok account.",
-      True, 128_400, 311, 2_904_117), 1, 45),
+      True, 128_400, 311, 2_904_117), 1, 45,
+     {"duet_disabled": True}),
     (("sandbox-open-id-bob", "sandbox-union-id-bob", "Bob Sandbox <test>",
       "bob_sandbox", None, "Cooking & coding.\nSecond line of the bio.",
-      False, 42, 1_024, 880), 2, 46),
+      False, 42, 1_024, 880), 2, 46,
+     {"private_account": True, "comment_disabled": True,
+      "stitch_disabled": True, "max_video_post_duration_sec": 180}),
+    (("sandbox-open-id-carol", "sandbox-union-id-carol", "Carol Sandbox",
+      "carol.sandbox", None, "Posted too much today.",
+      False, 7_310, 95, 51_200), 3, 12,
+     {"max_video_post_duration_sec": 300,
+      "posting_refusal": "spam_risk_too_many_posts"}),
 )  # fmt: skip
 
 
 def default_users() -> list[SandboxUser]:
-    """The two demo users ``Sandbox()`` knows when given no ``users``."""
+    """The demo users ``Sandbox()`` knows when given no ``users``.
+
+    ``sandbox-open-id-alice`` has a public account (duets disabled),
+    ``sandbox-open-id-bob`` a private one (comments and stitches disabled,
+    videos up to 180 s), and ``sandbox-open-id-carol`` has hit TikTok's posting
+    cap (``spam_risk_too_many_posts``).
+    """
     return [
-        SandboxUser(*fields, videos=demo_videos(seed, count))
-        for fields, seed, count in _DEMO_USERS
+        SandboxUser(*fields, videos=demo_videos(seed, count), **creator)
+        for fields, seed, count, creator in _DEMO_USERS
     ]

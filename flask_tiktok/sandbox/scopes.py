@@ -70,3 +70,9 @@ def parse_scopes(value: str) -> list[str]:
         if part:
             seen.setdefault(part, None)
     return list(seen)
+
+
+#: The scope of direct posts (``video/init/``, photos with ``DIRECT_POST``).
+PUBLISH_SCOPE = "video.publish"
+#: The scope of drafts sent to the creator's inbox.
+UPLOAD_SCOPE = "video.upload"
