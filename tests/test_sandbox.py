@@ -1253,6 +1253,32 @@ def test_python_m_sandbox_serves_until_interrupted(
     assert "code" in parse_qs(callback.query)
 
 
+def test_python_m_sandbox_env_prints_settings_alone_on_stdout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--env``: stdout is ``KEY=value`` lines (shell-quoted) and nothing
+    else, so ``> .env`` keeps them; the prose goes to stderr."""
+    import shlex
+    from types import SimpleNamespace
+
+    from flask_tiktok.sandbox import __main__ as cli
+
+    class CtrlC:
+        def wait(self) -> None:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "threading", SimpleNamespace(Event=CtrlC))
+    assert cli.main(["--port", "0", "--env"]) == 0
+    printed = capsys.readouterr()
+    settings = dict(
+        shlex.split(line)[0].split("=", 1) for line in printed.out.splitlines()
+    )
+    base = settings["TIKTOK_API_BASE_URL"].removesuffix("/v2/")
+    assert settings == Sandbox().config_for(base)
+    assert "TikTok sandbox (NOT TikTok) on" in printed.err
+    assert "user sandbox-open-id-alice (Alice Sandbox)" in printed.err
+
+
 def test_a_non_ascii_consent_signature_is_refused_not_a_500() -> None:
     """A consent signature that is not ASCII (on which hmac.compare_digest
     raises TypeError) is a bad request: a 400 page, no redirect with a code."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
+import sys
 import threading
 from collections.abc import Sequence
 
@@ -23,17 +25,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="OPEN_ID",
         help="skip the consent page and log in as this user",
     )
+    parser.add_argument(
+        "--env",
+        action="store_true",
+        help="print the settings as KEY=value lines a shell or .env file takes"
+        " as they are (everything else goes to stderr)",
+    )
     args = parser.parse_args(argv)
     sandbox = Sandbox(auto_approve_as=args.auto_approve_as)
     with sandbox.serve(args.host, args.port, log_requests=True) as server:
-        print(f"TikTok sandbox (NOT TikTok) on {server.url}/")
-        for key, value in sandbox.config_for(server.url).items():
-            print(f"  {key} = {value}")
+        settings = sandbox.config_for(server.url)
+        if args.env:
+            for key, value in settings.items():
+                print(f"{key}={shlex.quote(value)}", flush=True)
+        # With --env, stdout holds the settings alone: the prose is for people.
+        notes = sys.stderr if args.env else sys.stdout
+        print(f"TikTok sandbox (NOT TikTok) on {server.url}/", file=notes)
+        if not args.env:
+            for key, value in settings.items():
+                print(f"  {key} = {value}")
         app = sandbox.apps[0]
-        print(f"  redirect URIs: {', '.join(app.redirect_uris)} (any loopback port)")
+        uris = ", ".join(app.redirect_uris)
+        print(f"  redirect URIs: {uris} (any loopback port)", file=notes)
         for user in sandbox.users:
-            print(f"  user {user.open_id} ({user.display_name})")
-        print("Press Ctrl+C to stop.", flush=True)
+            print(f"  user {user.open_id} ({user.display_name})", file=notes)
+        print("Press Ctrl+C to stop.", file=notes, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0
