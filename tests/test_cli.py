@@ -372,7 +372,8 @@ def test_flask_tiktok_sandbox_runs_the_sandbox_with_its_options(
     tmp_path: Path,
 ) -> None:
     """``flask tiktok sandbox --env``: the sandbox's own program, serving, its
-    settings on stdout in a form ``sh`` reads as it is (``. ./.env``)."""
+    settings on stdout in a form ``sh`` reads as it is (``. ./.env``) and
+    ``app.config.from_prefixed_env()`` takes."""
     app = tmp_path / "app.py"
     app.write_text(
         "from flask import Flask\nfrom flask_tiktok import TikTok\n"
@@ -395,7 +396,7 @@ def test_flask_tiktok_sandbox_runs_the_sandbox_with_its_options(
             env = tmp_path / ".env"
             env.write_text("".join(lines), encoding="utf-8")
             read = subprocess.run(
-                ["sh", "-c", '. ./.env && echo "$TIKTOK_API_BASE_URL"'],  # noqa: S607
+                ["sh", "-c", '. ./.env && echo "$FLASK_TIKTOK_API_BASE_URL"'],  # noqa: S607
                 cwd=tmp_path,
                 capture_output=True,
                 text=True,
@@ -409,7 +410,7 @@ def test_flask_tiktok_sandbox_runs_the_sandbox_with_its_options(
             process.wait(timeout=10)
             if process.stdout is not None:
                 process.stdout.close()
-    assert lines[0] == "TIKTOK_CLIENT_KEY=sandbox-client-key\n"
+    assert lines[0] == "FLASK_TIKTOK_CLIENT_KEY=sandbox-client-key\n"
     assert base.startswith("http://127.0.0.1:")
     assert answer.json()["error"]["code"] == "access_token_invalid"  # the sandbox
 

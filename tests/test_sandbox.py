@@ -1256,10 +1256,13 @@ def test_python_m_sandbox_serves_until_interrupted(
 def test_python_m_sandbox_env_prints_settings_alone_on_stdout(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--env``: stdout is ``KEY=value`` lines (shell-quoted) and nothing
-    else, so ``> .env`` keeps them; the prose goes to stderr."""
+    """``--env``: stdout is ``FLASK_TIKTOK_...=value`` lines (shell-quoted,
+    the names ``app.config.from_prefixed_env()`` reads) and nothing else, so
+    ``> .env`` keeps them; the prose goes to stderr."""
     import shlex
     from types import SimpleNamespace
+
+    from flask import Flask
 
     from flask_tiktok.sandbox import __main__ as cli
 
@@ -1270,9 +1273,12 @@ def test_python_m_sandbox_env_prints_settings_alone_on_stdout(
     monkeypatch.setattr(cli, "threading", SimpleNamespace(Event=CtrlC))
     assert cli.main(["--port", "0", "--env"]) == 0
     printed = capsys.readouterr()
-    settings = dict(
-        shlex.split(line)[0].split("=", 1) for line in printed.out.splitlines()
-    )
+    for line in printed.out.splitlines():
+        name, value = shlex.split(line)[0].split("=", 1)
+        monkeypatch.setenv(name, value)
+    app = Flask(__name__)
+    app.config.from_prefixed_env()
+    settings = {k: v for k, v in app.config.items() if k.startswith("TIKTOK_")}
     base = settings["TIKTOK_API_BASE_URL"].removesuffix("/v2/")
     assert settings == Sandbox().config_for(base)
     assert "TikTok sandbox (NOT TikTok) on" in printed.err

@@ -28,8 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--env",
         action="store_true",
-        help="print the settings as KEY=value lines a shell or .env file takes"
-        " as they are (everything else goes to stderr)",
+        help="print the settings as FLASK_TIKTOK_...=value lines, which a shell"
+        " or .env file takes as they are and app.config.from_prefixed_env()"
+        " reads (everything else goes to stderr)",
     )
     args = parser.parse_args(argv)
     sandbox = Sandbox(auto_approve_as=args.auto_approve_as)
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = sandbox.config_for(server.url)
         if args.env:
             for key, value in settings.items():
-                print(f"{key}={shlex.quote(value)}", flush=True)
+                print(f"FLASK_{key}={shlex.quote(value)}", flush=True)
         # With --env, stdout holds the settings alone: the prose is for people.
         notes = sys.stderr if args.env else sys.stdout
         print(f"TikTok sandbox (NOT TikTok) on {server.url}/", file=notes)
