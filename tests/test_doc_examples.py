@@ -62,7 +62,8 @@ def code_blocks() -> list[Block]:
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".md":
             found = [
-                (text.count("\n", 0, m.start()) + 1, m[1]) for m in _FENCE.finditer(text)
+                (text.count("\n", 0, m.start()) + 1, m[1])
+                for m in _FENCE.finditer(text)
             ]
         else:
             found = _rst_blocks(text)
