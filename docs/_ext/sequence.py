@@ -38,7 +38,7 @@ def to_dot(source: str) -> str:
     column = {name: i for i, name in enumerate(people)}
     out = [
         "digraph sequence {",
-        "  graph [rankdir=TB, splines=line, nodesep=1.6, ranksep=0.18,"
+        "  graph [rankdir=TB, splines=line, nodesep=0.4, ranksep=0.18,"
         ' fontname="sans-serif", bgcolor="white", pad=0.2];',
         '  node [shape=point, width=0.01, height=0.01, label="",'
         ' fontname="sans-serif", fontsize=11];',
