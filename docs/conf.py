@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import flask_tiktok
+
+# The project's own Sphinx extensions (the configuration table).
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "flask-tiktok"
 author = "flask-tiktok developers"
@@ -13,12 +19,15 @@ version = ".".join(release.split(".")[:2])
 
 extensions = [
     "sphinx.ext.autodoc",
+    "sphinx.ext.graphviz",
     "sphinx.ext.viewcode",
     "myst_parser",
+    "config_table",
+    "sequence",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_ext"]
 
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
@@ -59,3 +68,7 @@ html_theme = "furo"
 html_title = f"flask-tiktok {release}"
 html_static_path: list[str] = []
 pygments_style = "sphinx"
+
+# The diagrams: Graphviz's dot (Debian's graphviz package) at build time, SVG
+# in the page, so nothing is fetched when the docs are built or read.
+graphviz_output_format = "svg"

@@ -1,8 +1,10 @@
-"""``flask tiktok``: look after stored logins and connected accounts."""
+"""``flask tiktok``: look after stored logins and connected accounts; run the
+sandbox."""
 
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 import time
@@ -282,3 +284,22 @@ def forget(open_id: str) -> None:
     """Delete everything stored about OPEN_ID (a data-deletion request)."""
     _shared_state().extension.forget(open_id)
     click.echo(f"Forgot {_text(open_id)}.")
+
+
+@cli.command(
+    "sandbox",
+    with_appcontext=False,
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True},
+)
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def sandbox(options: tuple[str, ...]) -> None:
+    """Run the sandbox, a local stand-in for TikTok, until Ctrl+C.
+
+    The same program as ``python -m flask_tiktok.sandbox``, with its options
+    (``--help`` lists them): ``--host``, ``--port``, ``--auto-approve-as
+    OPEN_ID``, ``--env``. Run as a program of its own, not imported: the
+    package's own code never imports the sandbox.
+    """
+    program = [sys.executable, "-m", "flask_tiktok.sandbox", *options]
+    os.execv(sys.executable, program)  # noqa: S606 (our own interpreter)

@@ -317,7 +317,7 @@ KEYS: tuple[Key[Any], ...] = (
 
 @dataclass(frozen=True)
 class Settings:
-    """The ``TIKTOK_*`` configuration of one app, checked once (see :data:`KEYS`)."""
+    """The ``TIKTOK_*`` configuration of one app, checked once (see ``KEYS``)."""
 
     client_key: str
     client_secret: str

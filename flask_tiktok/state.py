@@ -58,7 +58,20 @@ class ConnectHooks:
 
 class TikTokState:
     """What :meth:`TikTok.init_app <flask_tiktok.TikTok.init_app>` keeps in
-    ``app.extensions["tiktok"]``: the parts, already made and checked."""
+    ``app.extensions["tiktok"]``: one app's parts, already made and checked.
+
+    Read it with :func:`get_state` (or ``app.extensions["tiktok"]``); the
+    :class:`~flask_tiktok.TikTok` instance is its :attr:`extension`. Made by
+    ``init_app``, not by apps.
+    """
+
+    extension: Extension
+    settings: Settings
+    client: TikTokClient
+    storage: BaseStorage
+    refresher: TokenRefresher
+    hooks: ConnectHooks
+    removed_users: ExpiringRecord
 
     def __init__(
         self,

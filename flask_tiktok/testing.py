@@ -11,8 +11,9 @@ Installed with the package (entry point ``pytest11``); its fixtures:
 
 and :func:`login_as`, which logs a Flask test client in as a sandbox user
 through the app's real login and callback routes, without the consent page,
-and :func:`connect_as`, which connects a sandbox account to the client's app
-user the same way.
+:func:`connect_as`, which connects a sandbox account to the client's app
+user the same way, and :func:`deliver_webhook`, which posts a signed webhook
+event to the app's ``tiktok.webhook`` route through the test client.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 from flask import request, url_for
 
 from .sandbox import Sandbox
+from .sandbox.webhooks import event_body, signature_header
 from .wire import join_list, split_list
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LiveSandbox",
     "connect_as",
+    "deliver_webhook",
     "login_as",
     "sandbox_config",
     "tiktok_sandbox",
@@ -140,6 +143,46 @@ def connect_as(
     """
     return _authorize_as(
         client, sandbox, open_id, scopes, "tiktok.connect", connect_path, next_url
+    )
+
+
+def deliver_webhook(
+    client: FlaskClient,
+    sandbox: Sandbox,
+    event: str,
+    open_id: str,
+    content: dict[str, Any] | None = None,
+    *,
+    client_key: str | None = None,
+    timestamp: int | None = None,
+    path: str | None = None,
+) -> TestResponse:
+    """POST a webhook event, signed as TikTok signs it, to ``client``'s app;
+    return the app's response.
+
+    The body and ``TikTok-Signature`` header are those
+    :meth:`Sandbox.send_webhook <flask_tiktok.sandbox.Sandbox.send_webhook>`
+    sends over HTTP, signed with the client secret of the sandbox app
+    ``client_key`` (default: its first, the one ``tiktok_sandbox_config``
+    points at). ``content`` defaults to ``{}``; ``timestamp`` (epoch seconds,
+    default: the sandbox's clock) is both ``create_time`` and the signature's
+    ``t``. ``path`` defaults to the app's ``tiktok.webhook`` URL.
+    """
+    app = sandbox.find_app(client_key) if client_key else sandbox.apps[0]
+    if app is None:
+        raise ValueError(f"the sandbox has no app {client_key!r}")
+    stamp = int(sandbox.clock()) if timestamp is None else timestamp
+    body = event_body(app.client_key, event, open_id, content or {}, stamp)
+    if path is None:
+        with client.application.test_request_context():
+            path = _below(url_for("tiktok.webhook"), request.script_root)
+    return client.post(
+        path,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "TikTok-Signature": signature_header(app.client_secret, stamp, body),
+        },
     )
 
 

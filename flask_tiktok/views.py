@@ -8,9 +8,13 @@ steps and :mod:`flask_tiktok.responses` says how every outcome is answered.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, request
+from flask import Blueprint, Flask, abort, current_app, redirect, request
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from .accounts import disconnect as disconnect_account
@@ -207,24 +211,49 @@ def webhook() -> Response:
     return receive_webhook()
 
 
-@blueprint.app_errorhandler(TikTokLoginRequired)
-def _handle_login_required(exc: TikTokLoginRequired) -> Response:
+def _login_required(exc: TikTokLoginRequired) -> Response:
     return login_required_response()
 
 
-@blueprint.app_errorhandler(TikTokReconnectRequired)
-def _handle_reconnect_required(exc: TikTokReconnectRequired) -> Response:
-    return reconnect_response(exc)
+#: The extension's answer to each error escaping a view (the nearest class wins).
+_ANSWERS: dict[type[Exception], Callable[[Any], Response]] = {
+    TikTokLoginRequired: _login_required,
+    TikTokReconnectRequired: reconnect_response,
+    WebhookSignatureError: refused_webhook,
+    WebhookPayloadError: refused_webhook,
+    TikTokError: error_response,
+}
 
 
-@blueprint.app_errorhandler(WebhookSignatureError)
-@blueprint.app_errorhandler(WebhookPayloadError)
-def _handle_webhook_error(
-    exc: WebhookSignatureError | WebhookPayloadError,
-) -> Response:
-    return refused_webhook(exc)
+@blueprint.record_once
+def _install_error_handlers(setup: BlueprintSetupState) -> None:
+    """Install the answers as app-wide fallbacks: never in place of a handler
+    the app registered already (a later one replaces them, as Flask does)."""
+    handlers = setup.app.error_handler_spec[None][None]
+    for cls in _ANSWERS:
+        handlers.setdefault(cls, _answer_error)
 
 
-@blueprint.app_errorhandler(TikTokError)
-def _handle_tiktok_error(exc: TikTokError) -> Response:
-    return error_response(exc)
+def _answer_error(exc: Exception) -> ResponseReturnValue:
+    """The app's own handler for ``exc`` (its class or a base class,
+    ``Exception`` included, however registered), else the extension's."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    own = _app_handler(app, exc)
+    if own is not None:
+        answer: ResponseReturnValue = app.ensure_sync(own)(exc)
+        return answer
+    cls = next(c for c in type(exc).__mro__ if c in _ANSWERS)
+    return _ANSWERS[cls](exc)
+
+
+def _app_handler(app: Flask, exc: Exception) -> Callable[[Any], Any] | None:
+    """The handler Flask would pick for ``exc`` among the app's own (this
+    module's fallback left out): the request's blueprints first, then the
+    app; the nearest class first in each."""
+    for name in (*request.blueprints, None):
+        handlers = app.error_handler_spec.get(name, {}).get(None, {})
+        for cls in type(exc).__mro__:
+            handler = handlers.get(cls)
+            if handler is not None and handler is not _answer_error:
+                return handler
+    return None

@@ -4,13 +4,14 @@ tests, and the real browser (Debian's Chromium) that clicks through them."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -18,7 +19,12 @@ from werkzeug.serving import make_server
 
 from flask_tiktok.sandbox import Sandbox
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 ROOT = Path(__file__).resolve().parent.parent
+#: The screenshots README.md and the docs show, taken by the browser tests.
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 #: The environment the example reads; tests start from none of it.
 EXAMPLE_ENV = (
     "TIKTOK_CLIENT_KEY",
@@ -86,3 +92,24 @@ def serve(app: Flask) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def docs_screenshot(page: Page, name: str) -> Path:
+    """Screenshot ``page`` (the viewport) into ``docs/screenshots/<name>.png``,
+    where the README and the docs show it; the file is written only when the
+    picture changed. The sandbox's address (a free port, different on every
+    run) is masked; the mouse is moved off the page (no hover effect) and
+    every image decoded first."""
+    page.mouse.move(0, 0)
+    page.evaluate("Promise.all([...document.images].map(i => i.decode()))")
+    picture = page.screenshot(
+        animations="disabled",
+        caret="hide",
+        mask=[page.get_by_text(re.compile(r"127\.0\.0\.1:\d+"))],
+        mask_color="#c9d3df",
+    )
+    path = SCREENSHOTS / f"{name}.png"
+    if not path.is_file() or path.read_bytes() != picture:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(picture)
+    return path

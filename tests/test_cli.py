@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from helpers import (
     ALICE,
@@ -31,6 +35,8 @@ from flask_tiktok.sqla import SQLAlchemyStorage
 from flask_tiktok.state import get_state
 from flask_tiktok.storage import StoredUser
 from flask_tiktok.tokens import OAuth2Tokens
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_cli_lists_refreshes_and_forgets_users(
@@ -360,3 +366,63 @@ def test_refresh_all_and_requests_make_one_refresh_per_account(
     sent = sorted(f["refresh_token"] for f in refreshes(tiktok_mock))
     assert sent == sorted(f"rft.{o}" for o in accounts)
     assert seen == {o: f"act.{o}.2" for o in accounts}
+
+
+def test_flask_tiktok_sandbox_runs_the_sandbox_with_its_options(
+    tmp_path: Path,
+) -> None:
+    """``flask tiktok sandbox --env``: the sandbox's own program, serving, its
+    settings on stdout in a form ``sh`` reads as it is (``. ./.env``) and
+    ``app.config.from_prefixed_env()`` takes."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "from flask import Flask\nfrom flask_tiktok import TikTok\n"
+        "app = Flask(__name__)\n"
+        "app.config.update(TIKTOK_CLIENT_KEY='k', TIKTOK_CLIENT_SECRET='s')\n"
+        "TikTok(app)\n",
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "flask", "--app", str(app), "tiktok"]
+    with subprocess.Popen(  # noqa: S603 (our own interpreter)
+        [*command, "sandbox", "--env", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline() for _ in range(6)]
+            env = tmp_path / ".env"
+            env.write_text("".join(lines), encoding="utf-8")
+            read = subprocess.run(
+                ["sh", "-c", '. ./.env && echo "$FLASK_TIKTOK_API_BASE_URL"'],  # noqa: S607
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            )
+            base = read.stdout.strip()
+            answer = requests.get(f"{base}user/info/", timeout=10)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            if process.stdout is not None:
+                process.stdout.close()
+    assert lines[0] == "FLASK_TIKTOK_CLIENT_KEY=sandbox-client-key\n"
+    assert base.startswith("http://127.0.0.1:")
+    assert answer.json()["error"]["code"] == "access_token_invalid"  # the sandbox
+
+
+def test_flask_tiktok_sandbox_hands_its_options_to_the_sandbox(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import flask_tiktok.cli
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(flask_tiktok.cli.os, "execv", lambda _, argv: ran.append(argv))
+    app = create_app()
+    result = app.test_cli_runner().invoke(args=["tiktok", "sandbox", "--help"])
+    assert result.exit_code == 0
+    assert ran == [[sys.executable, "-m", "flask_tiktok.sandbox", "--help"]]

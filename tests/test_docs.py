@@ -250,3 +250,20 @@ def test_the_docs_read_the_version_from_the_package() -> None:
     conf = (DOCS / "conf.py").read_text(encoding="utf-8")
     assert "release = flask_tiktok.__version__" in conf
     assert flask_tiktok.__version__ not in conf
+
+
+def test_what_app_extensions_tiktok_holds_is_documented() -> None:
+    """``app.extensions["tiktok"]``: its class is in the API reference with
+    every public attribute, and it leads to the extension instance."""
+    from flask import Flask
+
+    app = Flask(__name__)
+    app.config.update(TIKTOK_CLIENT_KEY="k", TIKTOK_CLIENT_SECRET="s")
+    tiktok = flask_tiktok.TikTok(app)
+    state = app.extensions["tiktok"]
+    cls = type(state)
+    documented = _documented().get(f"{cls.__module__}.{cls.__qualname__}")
+    assert documented is not None, f"document {cls.__qualname__} in docs/api.rst"
+    public = {name for name in vars(state) if not name.startswith("_")}
+    assert public <= set(documented.members or ())
+    assert state.extension is tiktok

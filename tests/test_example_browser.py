@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qs
 
 import pytest
-from example_support import clean_environment, example_app, example_sandbox, serve
+from example_support import (
+    clean_environment,
+    docs_screenshot,
+    example_app,
+    example_sandbox,
+    serve,
+)
 
 from flask_tiktok.sandbox import Sandbox
 
@@ -53,9 +59,7 @@ def _images_loaded(page: Page, selector: str) -> list[int]:
     return widths
 
 
-def test_log_in_see_profile_and_videos_then_log_out(
-    page: Page, site: Site, tmp_path: Path
-) -> None:
+def test_log_in_see_profile_and_videos_then_log_out(page: Page, site: Site) -> None:
     url = site.url
     page.goto(f"{url}/")
     assert page.locator("#sandbox-banner").is_visible()
@@ -63,13 +67,13 @@ def test_log_in_see_profile_and_videos_then_log_out(
     page.get_by_role("link", name="Log in with TikTok").first.click()
     page.wait_for_url(f"{site.sandbox_url}/v2/auth/authorize/**")
     assert "would like to access your TikTok account" in page.content()
-    page.screenshot(path=tmp_path / "consent.png")
+    docs_screenshot(page, "basic-consent")
     page.click("#authorize")
 
     page.wait_for_url(f"{url}/profile")
     assert page.locator("#display-name").inner_text() == "Alice Sandbox"
     assert _images_loaded(page, "#avatar")[0] > 0
-    page.screenshot(path=tmp_path / "profile.png", full_page=True)
+    docs_screenshot(page, "basic-profile")
 
     page.click("#my-videos")
     # The login asked for user.info.* only: back through consent for video.list.
@@ -82,7 +86,7 @@ def test_log_in_see_profile_and_videos_then_log_out(
     assert all(width > 0 for width in covers)
     titles = page.locator("#videos .title").all_inner_texts()
     assert all(titles)
-    page.screenshot(path=tmp_path / "videos.png", full_page=True)
+    docs_screenshot(page, "basic-videos")
 
     page.click("#logout")
     page.wait_for_url(f"{url}/")

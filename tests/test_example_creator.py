@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
-from example_support import clean_environment, example_app, example_sandbox, serve
+from example_support import (
+    clean_environment,
+    docs_screenshot,
+    example_app,
+    example_sandbox,
+    serve,
+)
 from flask import Flask
 
 from flask_tiktok.sandbox import Sandbox
@@ -124,7 +130,7 @@ def browser_connect(page: Page, site: Site, open_id: str) -> None:
 
 
 def test_in_a_browser_two_accounts_then_another_user_sees_none(
-    page: Page, site: Site, tmp_path: Path
+    page: Page, site: Site
 ) -> None:
     url = site.url
     browser_sign_up(page, url, "ann@example.com")
@@ -140,7 +146,7 @@ def test_in_a_browser_two_accounts_then_another_user_sees_none(
         ".account img", "i => i.map(x => x.naturalWidth)"
     )
     assert all(width > 0 for width in widths) and len(widths) == 2
-    page.screenshot(path=tmp_path / "creator-accounts.png", full_page=True)
+    docs_screenshot(page, "creator-accounts")
 
     page.locator(f'.account[data-open-id="{BOB}"]').get_by_role(
         "link", name="Videos"

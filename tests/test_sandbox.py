@@ -1258,6 +1258,38 @@ def test_python_m_sandbox_serves_until_interrupted(
     assert "code" in parse_qs(callback.query)
 
 
+def test_python_m_sandbox_env_prints_settings_alone_on_stdout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--env``: stdout is ``FLASK_TIKTOK_...=value`` lines (shell-quoted,
+    the names ``app.config.from_prefixed_env()`` reads) and nothing else, so
+    ``> .env`` keeps them; the prose goes to stderr."""
+    import shlex
+    from types import SimpleNamespace
+
+    from flask import Flask
+
+    from flask_tiktok.sandbox import __main__ as cli
+
+    class CtrlC:
+        def wait(self) -> None:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "threading", SimpleNamespace(Event=CtrlC))
+    assert cli.main(["--port", "0", "--env"]) == 0
+    printed = capsys.readouterr()
+    for line in printed.out.splitlines():
+        name, value = shlex.split(line)[0].split("=", 1)
+        monkeypatch.setenv(name, value)
+    app = Flask(__name__)
+    app.config.from_prefixed_env()
+    settings = {k: v for k, v in app.config.items() if k.startswith("TIKTOK_")}
+    base = settings["TIKTOK_API_BASE_URL"].removesuffix("/v2/")
+    assert settings == Sandbox().config_for(base)
+    assert "TikTok sandbox (NOT TikTok) on" in printed.err
+    assert "user sandbox-open-id-alice (Alice Sandbox)" in printed.err
+
+
 def test_a_non_ascii_consent_signature_is_refused_not_a_500() -> None:
     """A consent signature that is not ASCII (on which hmac.compare_digest
     raises TypeError) is a bad request: a 400 page, no redirect with a code."""

@@ -397,3 +397,58 @@ def test_connect_as_connects_a_sandbox_account_to_the_app_user(
         assert (account.open_id, account.display_name) == (bob, "Bob Sandbox <test>")
     finally:
         engine.dispose()
+
+
+def test_deliver_webhook_posts_a_signed_event_through_the_test_client(
+    tiktok_sandbox: LiveSandbox, tiktok_sandbox_config: dict[str, Any]
+) -> None:
+    from flask_tiktok.testing import deliver_webhook
+
+    app = make_app({**tiktok_sandbox_config, "TIKTOK_REMEMBER_REMOVED": True})
+    received: list[Any] = []
+    signals.tiktok_webhook_received.connect(
+        lambda sender, event: received.append(event), app, weak=False
+    )
+    client = app.test_client()
+    login_as(client, tiktok_sandbox, ALICE)
+    assert "Hello Alice" in client.get("/").text
+    answer = deliver_webhook(
+        client, tiktok_sandbox, "authorization.removed", ALICE, {"reason": 1}
+    )
+    assert (answer.status_code, answer.get_json()) == (200, {"status": "ok"})
+    [event] = received
+    assert (event.event, event.user_openid, event.content) == (
+        "authorization.removed",
+        ALICE,
+        {"reason": 1},
+    )
+    assert client.get("/").text == "Anonymous"  # the removal logged Alice out
+    again = deliver_webhook(
+        client,
+        tiktok_sandbox,
+        "authorization.removed",
+        ALICE,
+        {"reason": 1},
+        timestamp=event.create_time,
+    )
+    assert again.get_json() == {"status": "duplicate"}  # the same delivery
+
+
+def test_deliver_webhook_signs_with_the_sandbox_apps_secret() -> None:
+    """Signed with the secret of the app named: another app's is refused, as
+    TikTok's would be; an app the sandbox does not have is an error."""
+    from flask_tiktok.testing import deliver_webhook
+
+    other = SandboxApp(client_key="other-key", client_secret="other-secret")
+    sandbox = Sandbox(apps=[SandboxApp(), other])
+    app = make_app(sandbox.config_for("http://127.0.0.1:1"))
+    client = app.test_client()
+    refused = deliver_webhook(
+        client, sandbox, "post.publish.complete", ALICE, client_key="other-key"
+    )
+    assert (refused.status_code, refused.get_json()) == (
+        401,
+        {"error": "invalid_signature"},
+    )
+    with pytest.raises(ValueError, match="no app 'nope'"):
+        deliver_webhook(client, sandbox, "x", ALICE, client_key="nope")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
+import sys
 import threading
 from collections.abc import Sequence
 
@@ -32,20 +34,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="a URL prefix PULL_FROM_URL media may come from (repeatable)",
     )
+    parser.add_argument(
+        "--env",
+        action="store_true",
+        help="print the settings as FLASK_TIKTOK_...=value lines, which a shell"
+        " or .env file takes as they are and app.config.from_prefixed_env()"
+        " reads (everything else goes to stderr)",
+    )
     args = parser.parse_args(argv)
     sandbox = Sandbox(
         auto_approve_as=args.auto_approve_as,
         verified_url_prefixes=args.verified_url_prefix,
     )
     with sandbox.serve(args.host, args.port, log_requests=True) as server:
-        print(f"TikTok sandbox (NOT TikTok) on {server.url}/")
-        for key, value in sandbox.config_for(server.url).items():
-            print(f"  {key} = {value}")
+        settings = sandbox.config_for(server.url)
+        if args.env:
+            for key, value in settings.items():
+                print(f"FLASK_{key}={shlex.quote(value)}", flush=True)
+        # With --env, stdout holds the settings alone: the prose is for people.
+        notes = sys.stderr if args.env else sys.stdout
+        print(f"TikTok sandbox (NOT TikTok) on {server.url}/", file=notes)
+        if not args.env:
+            for key, value in settings.items():
+                print(f"  {key} = {value}")
         app = sandbox.apps[0]
-        print(f"  redirect URIs: {', '.join(app.redirect_uris)} (any loopback port)")
+        uris = ", ".join(app.redirect_uris)
+        print(f"  redirect URIs: {uris} (any loopback port)", file=notes)
         for user in sandbox.users:
-            print(f"  user {user.open_id} ({user.display_name})")
-        print("Press Ctrl+C to stop.", flush=True)
+            print(f"  user {user.open_id} ({user.display_name})", file=notes)
+        print("Press Ctrl+C to stop.", file=notes, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0
