@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import av
 import pytest
-from example_support import clean_environment, example_app, example_sandbox, serve
+from example_support import (
+    clean_environment,
+    docs_screenshot,
+    example_app,
+    example_sandbox,
+    serve,
+)
 from flask import Flask
 
 from flask_tiktok.sandbox import Sandbox
@@ -228,6 +234,7 @@ def test_in_a_browser_a_video_is_posted_and_its_status_followed(
     open_post_page(page, site, ALICE)
     assert page.locator("#nickname").inner_text() == "Alice Sandbox"
     assert page.locator("#post").is_disabled()
+    docs_screenshot(page, "creator-post")
     page.set_input_files("#video", str(clip))
     page.wait_for_function("document.getElementById('preview').readyState >= 1")
     page.fill("#title", "My first post #fyp")
