@@ -17,7 +17,7 @@ from flask import has_request_context, session
 from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
 from .base import BaseStorage, StoredUser
-from .sealing import seal_tokens, unseal_tokens
+from .sealing import open_tokens, seal_tokens
 
 __all__ = ["SessionStorage"]
 
@@ -55,7 +55,14 @@ class SessionStorage(BaseStorage):
         record = session.get(_KEY) if user and user.open_id == open_id else None
         if not record or not isinstance(record.get("t"), str):
             return None
-        return unseal_tokens(record["t"], open_id, str(record.get("s", "")))
+        opened = open_tokens(record["t"], open_id, str(record.get("s", "")))
+        if opened is None:
+            return None
+        if opened.stale:
+            # Opened by a fallback key (or sealed by 0.1): sealed again now, so
+            # the login outlives the fallback's removal.
+            session[_KEY] = record | {"t": seal_tokens(open_id, opened.tokens)}
+        return opened.tokens
 
     def set(self, user: StoredUser, tokens: OAuth2Tokens) -> None:
         sealed = seal_tokens(user.open_id, tokens)
