@@ -51,7 +51,8 @@ def _table(rows: Sequence[Sequence[str]]) -> None:
 
 @cli.command("users")
 def users() -> None:
-    """List stored users and when their tokens expire."""
+    """List stored users and when their tokens expire ("unreadable": no key
+    of the app opens them, the user must log in again)."""
     try:
         logins = get_state().storage.list_users()
     except NotImplementedError as exc:
@@ -61,11 +62,14 @@ def users() -> None:
         return
     rows = [("OPEN_ID", "NAME", "ACCESS EXPIRES", "REFRESH EXPIRES", "SCOPES")]
     for login in logins:
-        if login.has_tokens:
+        if not login.has_tokens:
+            access = refresh = "logged out"
+        elif not login.readable:
+            # What `refresh` says too: no key of the app opens these tokens.
+            access = refresh = "unreadable"
+        else:
             access = _when(login.access_token_expires_at)
             refresh = _when(login.refresh_token_expires_at)
-        else:
-            access = refresh = "logged out"
         rows.append(
             (
                 _text(login.user.open_id),
@@ -164,7 +168,11 @@ def refresh(
 def _refresh_one(state: TikTokState, open_id: str) -> None:
     tokens = state.storage.get_tokens(open_id)
     if tokens is None:
-        raise click.ClickException(f"No tokens are stored for {_text(open_id)!r}.")
+        raise click.ClickException(
+            f"No readable tokens are stored for {_text(open_id)!r} (none, or"
+            " sealed with a key no longer in SECRET_KEY or SECRET_KEY_FALLBACKS:"
+            " 'flask tiktok users' says 'unreadable' then)."
+        )
     try:
         fresh = state.refresher.ensure_fresh(open_id, tokens, force=True)
     except TikTokLoginRequired:
@@ -182,15 +190,16 @@ def _refresh_one(state: TikTokState, open_id: str) -> None:
 
 
 def _due(logins: list[StoredLogin], within: float | None) -> list[StoredLogin]:
-    """The logins with tokens, those expiring within ``within`` seconds only."""
+    """The logins with readable tokens, those expiring within ``within``
+    seconds only."""
+    live = [login for login in logins if login.has_tokens and login.readable]
     if within is None:
-        return [login for login in logins if login.has_tokens]
+        return live
     horizon = datetime.now(timezone.utc) + timedelta(seconds=within)
     return [
         login
-        for login in logins
-        if login.has_tokens
-        and (
+        for login in live
+        if (
             login.access_token_expires_at is None
             or login.access_token_expires_at <= horizon
         )
@@ -261,6 +270,29 @@ def _refresh_once(
         else:
             return "refreshed"
     return "failed"
+
+
+@cli.command("reseal")
+def reseal() -> None:
+    """Seal every stored token pair again with the current SECRET_KEY.
+
+    Run it after moving the old key to SECRET_KEY_FALLBACKS, before dropping
+    the fallback: tokens only the fallback opens would be lost with it.
+    """
+    state = _shared_state()
+    done = state.storage.reseal_tokens()
+    click.echo(
+        f"Resealed {done.resealed}, already current {done.current},"
+        f" unreadable {len(done.unreadable)}."
+    )
+    for open_id in done.unreadable:
+        click.echo(f"  unreadable: {_text(open_id)}", err=True)
+    if done.unreadable:
+        click.echo(
+            "No key in SECRET_KEY or SECRET_KEY_FALLBACKS opens these tokens:"
+            " those users must log in (or connect) again.",
+            err=True,
+        )
 
 
 @cli.command("disconnect")
