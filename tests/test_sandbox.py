@@ -1253,6 +1253,31 @@ def test_python_m_sandbox_serves_until_interrupted(
     assert "code" in parse_qs(callback.query)
 
 
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [("0.0.0.0", True), ("127.0.0.1", False), ("localhost", False)],  # noqa: S104
+)
+def test_python_m_sandbox_warns_loudly_beyond_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    host: str,
+    warned: bool,
+) -> None:
+    from types import SimpleNamespace
+
+    from flask_tiktok.sandbox import __main__ as cli
+
+    class CtrlC:
+        def wait(self) -> None:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "threading", SimpleNamespace(Event=CtrlC))
+    assert cli.main(["--host", host, "--port", "0"]) == 0
+    err = capsys.readouterr().err
+    assert ("WARNING: the sandbox listens beyond loopback" in err) is warned
+    assert ("log in as its users" in err) is warned
+
+
 def test_a_non_ascii_consent_signature_is_refused_not_a_500() -> None:
     """A consent signature that is not ASCII (on which hmac.compare_digest
     raises TypeError) is a bad request: a 400 page, no redirect with a code."""
