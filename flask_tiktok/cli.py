@@ -169,7 +169,7 @@ def _refresh_one(state: TikTokState, open_id: str) -> None:
     tokens = state.storage.get_tokens(open_id)
     if tokens is None:
         raise click.ClickException(
-            f"No readable tokens are stored for {_text(open_id)!r} (none, or"
+            f"No readable tokens are stored for '{_text(open_id)}' (none, or"
             " sealed with a key no longer in SECRET_KEY or SECRET_KEY_FALLBACKS:"
             " 'flask tiktok users' says 'unreadable' then)."
         )
@@ -177,7 +177,7 @@ def _refresh_one(state: TikTokState, open_id: str) -> None:
         fresh = state.refresher.ensure_fresh(open_id, tokens, force=True)
     except TikTokLoginRequired:
         raise click.ClickException(
-            f"TikTok refused to refresh {_text(open_id)!r}'s token; the stored"
+            f"TikTok refused to refresh '{_text(open_id)}''s token; the stored"
             " tokens were deleted and the user must log in (or connect) again."
         ) from None
     except TikTokError as exc:
@@ -302,7 +302,7 @@ def disconnect(open_id: str) -> None:
     """Revoke OPEN_ID at TikTok (best effort) and delete the connected account."""
     state = _shared_state()
     if state.storage.get_account(open_id) is None:
-        raise click.ClickException(f"No account {_text(open_id)!r} is connected.")
+        raise click.ClickException(f"No account '{_text(open_id)}' is connected.")
     state.extension.disconnect_account(open_id)
     click.echo(f"Disconnected {_text(open_id)}.")
 
