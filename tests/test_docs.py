@@ -250,3 +250,12 @@ def test_the_docs_read_the_version_from_the_package() -> None:
     conf = (DOCS / "conf.py").read_text(encoding="utf-8")
     assert "release = flask_tiktok.__version__" in conf
     assert flask_tiktok.__version__ not in conf
+
+
+def test_the_threat_table_names_tests_that_exist() -> None:
+    text = (DOCS / "security.rst").read_text(encoding="utf-8")
+    named = re.findall(r"``(test_\w+\.py)::(test_\w+)``", text)
+    assert len(named) > 10
+    for module, name in named:
+        source = (DOCS.parent / "tests" / module).read_text(encoding="utf-8")
+        assert f"def {name}(" in source, f"{module}::{name} is not a test"

@@ -50,6 +50,9 @@ def configure_dev_app(
     ``app.extensions["tiktok_sandbox"]``, its server in
     ``app.extensions["tiktok_sandbox_server"]``), or ``None``. The app's
     ``SANDBOX_URL`` config says where it is (``None``: real TikTok).
+
+    :raises RuntimeError: no client key, and the app is neither in debug or
+        testing nor served by ``flask run`` on a loopback host.
     """
     for key in ENVIRONMENT:
         if key not in app.config and os.environ.get(key):

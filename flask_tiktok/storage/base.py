@@ -58,7 +58,7 @@ class StoredLogin:
 
 @dataclass
 class Resealed:
-    """What :meth:`BaseStorage.reseal_tokens` did."""
+    """What :meth:`~flask_tiktok.BaseStorage.reseal_tokens` did."""
 
     #: Token pairs sealed again with the current ``SECRET_KEY``.
     resealed: int = 0
