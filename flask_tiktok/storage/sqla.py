@@ -708,18 +708,15 @@ def _outage() -> Iterator[None]:
     exhausted) as :exc:`StorageUnavailable`; a failing query stays as it is."""
     try:
         yield
-    except (OperationalError, InterfaceError, PoolTimeout) as exc:
-        raise StorageUnavailable(f"the database is unavailable ({_kind(exc)})") from exc
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
+    except SQLAlchemyError as exc:
+        lost = isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        )
+        if not lost:
             raise
-        raise StorageUnavailable(f"the database is unavailable ({_kind(exc)})") from exc
-
-
-def _kind(exc: SQLAlchemyError) -> str:
-    # The driver's exception type only: its text may name hosts and users.
-    cause = getattr(exc, "orig", None) or exc
-    return type(cause).__name__
+        # The driver's exception type only: its text may name hosts and users.
+        kind = type(getattr(exc, "orig", None) or exc).__name__
+        raise StorageUnavailable(f"the database is unavailable ({kind})") from exc
 
 
 def _again_if_raced(write: Callable[[], T]) -> T:
