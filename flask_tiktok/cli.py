@@ -18,13 +18,25 @@ from flask.cli import AppGroup
 from .errors import TikTokError, TikTokLoginRequired
 from .logs import loggable
 from .state import TikTokState, get_state
-from .storage.base import StoredLogin
+from .storage.base import StorageUnavailable, StoredLogin
 from .wire import join_list
 
 __all__ = ["cli"]
 
+
+class _Commands(AppGroup):
+    """The group, answering a storage that cannot be reached with a one-line
+    error (exit status 1), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StorageUnavailable as exc:
+            raise click.ClickException(f"The storage is unavailable: {exc}.") from None
+
+
 #: The ``flask tiktok`` command group (registered by ``init_app``).
-cli = AppGroup("tiktok", help="TikTok logins and accounts kept by flask-tiktok.")
+cli = _Commands("tiktok", help="TikTok logins and accounts kept by flask-tiktok.")
 
 #: Tries of one account's refresh when TikTok rate-limits (then: failed).
 _RATE_LIMIT_TRIES = 4

@@ -124,3 +124,15 @@ def test_a_database_nobody_listens_on_is_an_outage_too(
     assert who(browser) == "Anonymous"
     assert browser.get("/me").status_code == 503
     engine.dispose()
+
+
+def test_the_commands_say_the_database_is_down(
+    outage_app: Flask, database: Database
+) -> None:
+    database.down = True
+    result = outage_app.test_cli_runner().invoke(args=["tiktok", "users"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: The storage is unavailable: the database is unavailable"
+        " (OperationalError).\n"
+    )
