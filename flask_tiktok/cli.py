@@ -20,13 +20,25 @@ from flask.cli import AppGroup
 from .errors import TikTokError, TikTokLoginRequired
 from .logs import loggable
 from .state import TikTokState, get_state
-from .storage.base import StoredLogin
+from .storage.base import StorageUnavailable, StoredLogin
 from .wire import join_list
 
 __all__ = ["cli"]
 
+
+class _Commands(AppGroup):
+    """The group, answering a storage that cannot be reached with a one-line
+    error (exit status 1), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StorageUnavailable as exc:
+            raise click.ClickException(f"The storage is unavailable: {exc}.") from None
+
+
 #: The ``flask tiktok`` command group (registered by ``init_app``).
-cli = AppGroup("tiktok", help="TikTok logins and accounts kept by flask-tiktok.")
+cli = _Commands("tiktok", help="TikTok logins and accounts kept by flask-tiktok.")
 
 #: Tries of one account's refresh when TikTok rate-limits (then: failed).
 _RATE_LIMIT_TRIES = 4
@@ -53,7 +65,8 @@ def _table(rows: Sequence[Sequence[str]]) -> None:
 
 @cli.command("users")
 def users() -> None:
-    """List stored users and when their tokens expire."""
+    """List stored users and when their tokens expire ("unreadable": no key
+    of the app opens them, the user must log in again)."""
     try:
         logins = get_state().storage.list_users()
     except NotImplementedError as exc:
@@ -63,11 +76,14 @@ def users() -> None:
         return
     rows = [("OPEN_ID", "NAME", "ACCESS EXPIRES", "REFRESH EXPIRES", "SCOPES")]
     for login in logins:
-        if login.has_tokens:
+        if not login.has_tokens:
+            access = refresh = "logged out"
+        elif not login.readable:
+            # What `refresh` says too: no key of the app opens these tokens.
+            access = refresh = "unreadable"
+        else:
             access = _when(login.access_token_expires_at)
             refresh = _when(login.refresh_token_expires_at)
-        else:
-            access = refresh = "logged out"
         rows.append(
             (
                 _text(login.user.open_id),
@@ -166,12 +182,16 @@ def refresh(
 def _refresh_one(state: TikTokState, open_id: str) -> None:
     tokens = state.storage.get_tokens(open_id)
     if tokens is None:
-        raise click.ClickException(f"No tokens are stored for {_text(open_id)!r}.")
+        raise click.ClickException(
+            f"No readable tokens are stored for '{_text(open_id)}' (none, or"
+            " sealed with a key no longer in SECRET_KEY or SECRET_KEY_FALLBACKS:"
+            " 'flask tiktok users' says 'unreadable' then)."
+        )
     try:
         fresh = state.refresher.ensure_fresh(open_id, tokens, force=True)
     except TikTokLoginRequired:
         raise click.ClickException(
-            f"TikTok refused to refresh {_text(open_id)!r}'s token; the stored"
+            f"TikTok refused to refresh '{_text(open_id)}''s token; the stored"
             " tokens were deleted and the user must log in (or connect) again."
         ) from None
     except TikTokError as exc:
@@ -184,15 +204,16 @@ def _refresh_one(state: TikTokState, open_id: str) -> None:
 
 
 def _due(logins: list[StoredLogin], within: float | None) -> list[StoredLogin]:
-    """The logins with tokens, those expiring within ``within`` seconds only."""
+    """The logins with readable tokens, those expiring within ``within``
+    seconds only."""
+    live = [login for login in logins if login.has_tokens and login.readable]
     if within is None:
-        return [login for login in logins if login.has_tokens]
+        return live
     horizon = datetime.now(timezone.utc) + timedelta(seconds=within)
     return [
         login
-        for login in logins
-        if login.has_tokens
-        and (
+        for login in live
+        if (
             login.access_token_expires_at is None
             or login.access_token_expires_at <= horizon
         )
@@ -265,6 +286,29 @@ def _refresh_once(
     return "failed"
 
 
+@cli.command("reseal")
+def reseal() -> None:
+    """Seal every stored token pair again with the current SECRET_KEY.
+
+    Run it after moving the old key to SECRET_KEY_FALLBACKS, before dropping
+    the fallback: tokens only the fallback opens would be lost with it.
+    """
+    state = _shared_state()
+    done = state.storage.reseal_tokens()
+    click.echo(
+        f"Resealed {done.resealed}, already current {done.current},"
+        f" unreadable {len(done.unreadable)}."
+    )
+    for open_id in done.unreadable:
+        click.echo(f"  unreadable: {_text(open_id)}", err=True)
+    if done.unreadable:
+        click.echo(
+            "No key in SECRET_KEY or SECRET_KEY_FALLBACKS opens these tokens:"
+            " those users must log in (or connect) again.",
+            err=True,
+        )
+
+
 @cli.command("disconnect")
 @click.argument("open_id")
 @click.confirmation_option(prompt="Revoke and delete this TikTok account?")
@@ -272,7 +316,7 @@ def disconnect(open_id: str) -> None:
     """Revoke OPEN_ID at TikTok (best effort) and delete the connected account."""
     state = _shared_state()
     if state.storage.get_account(open_id) is None:
-        raise click.ClickException(f"No account {_text(open_id)!r} is connected.")
+        raise click.ClickException(f"No account '{_text(open_id)}' is connected.")
     state.extension.disconnect_account(open_id)
     click.echo(f"Disconnected {_text(open_id)}.")
 

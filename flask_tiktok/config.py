@@ -162,6 +162,12 @@ def _flag(key: str, value: Any) -> bool:
     return bool(value)
 
 
+def _outage(key: str, value: Any) -> str:
+    if value not in ("anonymous", "error"):
+        raise ValueError(f"{key} is 'anonymous' or 'error', not {value!r}")
+    return str(value)
+
+
 #: The default of a key that has none: the app must set it.
 REQUIRED: Any = object()
 
@@ -312,6 +318,14 @@ KEYS: tuple[Key[Any], ...] = (
         _flag,
         "With the cookie session: log out users whose authorization TikTok removed.",
     ),
+    Key(
+        "TIKTOK_STORAGE_OUTAGE",
+        "storage_outage",
+        "anonymous",
+        _outage,
+        "Storage down: pages showing current_tiktok_user render it anonymous"
+        " ('anonymous') or answer 503 ('error').",
+    ),
 )
 
 
@@ -337,6 +351,7 @@ class Settings:
     secret_fallbacks: list[str]
     webhook_tolerance: float
     remember_removed: bool
+    storage_outage: str
 
     @staticmethod
     def set_defaults(config: MutableMapping[str, Any]) -> None:

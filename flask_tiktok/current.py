@@ -5,37 +5,46 @@ stored user (read once), the :class:`~flask_tiktok.TikTokUser` that
 :data:`~flask_tiktok.current_tiktok_user` shows for it, and its valid tokens
 (refreshed through the app's one refresher when a call needs them). Nothing
 else in the extension keeps request state on ``g``.
+
+A login is bound to the TikTok app that made it: the session carries a
+fingerprint of the ``TIKTOK_CLIENT_KEY`` (:func:`bind_login`), and a login
+made by another app sharing the ``SECRET_KEY`` is nobody here.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, cast
 
-from flask import current_app, g, has_app_context, has_request_context
+from flask import current_app, g, has_app_context, has_request_context, session
 
 from .errors import TikTokLoginRequired
 from .flow import forget_declined_scopes
+from .logs import logger
 from .signals import tiktok_logged_out
 from .state import TikTokState, get_state
-from .storage.base import StoredUser
+from .storage.base import StorageUnavailable, StoredUser
 from .tokens import OAuth2Tokens
 
-__all__ = ["CurrentLogin", "current_login", "drop_current_login"]
+__all__ = ["CurrentLogin", "bind_login", "current_login", "drop_current_login"]
 
 #: The one ``g`` attribute the extension uses.
 _G_KEY = "_tiktok_login"
+#: The session key of the fingerprint of the client key the login was made for.
+_APP_KEY = "_tiktok_app"
 _UNREAD: Any = object()
 
 
 class CurrentLogin:
     """The request's TikTok login (get it with :func:`current_login`)."""
 
-    __slots__ = ("_state", "_stored", "_tokens", "user")
+    __slots__ = ("_outage", "_state", "_stored", "_tokens", "user")
 
     def __init__(self, state: TikTokState) -> None:
         self._state = state
         self._stored: StoredUser | None = _UNREAD
         self._tokens: OAuth2Tokens | None = None
+        self._outage: StorageUnavailable | None = None
         #: The :class:`~flask_tiktok.TikTokUser` (or anonymous user) shown for
         #: it, made by :mod:`flask_tiktok.user` on first use.
         self.user: Any = None
@@ -45,12 +54,25 @@ class CurrentLogin:
         """The stored user, read from the storage once a request.
 
         A login TikTok removed (``authorization.removed`` remembered with
-        ``TIKTOK_REMEMBER_REMOVED``) is ended here, on its next request.
+        ``TIKTOK_REMEMBER_REMOVED``) is ended here, on its next request; one
+        another TikTok app made (:func:`bind_login`) is nobody.
+
+        :raises StorageUnavailable: the storage cannot be reached (asked once
+            a request: later uses raise at once).
         """
         if self._stored is _UNREAD:
+            if self._outage is not None:
+                raise self._outage
             state = self._state
-            user = state.storage.get_user()
-            if user is not None and state.authorization_removed(user):
+            try:
+                user = state.storage.get_user()
+            except StorageUnavailable as exc:
+                logger.warning("TikTok login storage unavailable: %s", exc)
+                self._outage = exc
+                raise
+            if user is not None and not _bound_here(state):
+                user = None
+            elif user is not None and state.authorization_removed(user):
                 state.storage.delete()
                 _send_logged_out(user.open_id, "authorization_removed")
                 user = None
@@ -93,6 +115,7 @@ class CurrentLogin:
         drop_current_login()
         if has_request_context():
             forget_declined_scopes()
+            session.pop(_APP_KEY, None)
         if user is not None:
             _send_logged_out(user.open_id, reason)
 
@@ -105,6 +128,30 @@ def current_login(state: TikTokState | None = None) -> CurrentLogin:
     if login is None:
         login = namespace[_G_KEY] = CurrentLogin(state or get_state())
     return login
+
+
+def bind_login(state: TikTokState) -> None:
+    """At the callback, make the browser's new login this app's: mark it with
+    the client key's fingerprint, and give the session a new id where the
+    session interface can (Flask-Session's ``regenerate``), so that a session
+    id planted before the login does not carry it (session fixation)."""
+    session[_APP_KEY] = _fingerprint(state.settings.client_key)
+    regenerate = getattr(current_app.session_interface, "regenerate", None)
+    if callable(regenerate):
+        regenerate(session)
+
+
+def _bound_here(state: TikTokState) -> bool:
+    # A session without the mark holds a login made before 0.2: accepted.
+    if not has_request_context():
+        return True
+    mark = session.get(_APP_KEY)
+    return mark is None or mark == _fingerprint(state.settings.client_key)
+
+
+def _fingerprint(client_key: str) -> str:
+    # Short (it is in the cookie): apps are told apart, nothing is secret.
+    return hashlib.sha256(client_key.encode("utf-8")).hexdigest()[:16]
 
 
 def drop_current_login() -> None:

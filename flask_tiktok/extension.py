@@ -20,6 +20,7 @@ from .api import TikTokAPISession
 from .cli import cli
 from .client import TikTokClient
 from .config import Settings
+from .cookie import fit_session_cookie
 from .current import current_login, drop_current_login
 from .errors import TikTokLoginRequired
 from .receiver import exempt_from_csrf
@@ -124,6 +125,7 @@ class TikTok:
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         exempt_from_csrf(app, webhook)
         app.context_processor(_template_context)
+        app.after_request(fit_session_cookie)
         app.cli.add_command(cli)
 
     @property

@@ -31,6 +31,7 @@ from .tokens import OAuth2Tokens
 __all__ = [
     "LoginFailed",
     "PendingLogin",
+    "drop_oldest_pending",
     "fetch_login",
     "forget_declined_scopes",
     "just_declined",
@@ -171,6 +172,16 @@ def _pending() -> list[PendingLogin]:
         return []
     decoded = (PendingLogin.decode(record) for record in records)
     return [login for login in decoded if login is not None]
+
+
+def drop_oldest_pending() -> bool:
+    """Drop the oldest login in progress to make room in the cookie; the
+    newest is kept (its tab is the one the user is on). Whether one was."""
+    records = session.get(_PENDING)
+    if not isinstance(records, list) or len(records) < 2:
+        return False
+    session[_PENDING] = records[1:]
+    return True
 
 
 def take_pending_login(oauth_state: str | None) -> PendingLogin | None:

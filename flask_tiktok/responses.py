@@ -39,6 +39,7 @@ __all__ = [
     "missing_scopes_response",
     "owner_required_response",
     "prefers_json",
+    "storage_unavailable",
 ]
 
 #: The longest ``Retry-After`` passed on to the client (a day).
@@ -81,7 +82,14 @@ _LOGIN_FAILURES = {
         "TikTok answered unexpectedly",
         "Something went wrong on TikTok's side. Please try again in a moment.",
     ),
+    "storage_unavailable": (
+        503,
+        "Logins are unavailable right now",
+        "The login could not be saved. Please try again in a moment.",
+    ),
 }
+#: Seconds a client is asked to wait when the storage is down.
+_STORAGE_RETRY_AFTER = 30
 
 
 def prefers_json() -> bool:
@@ -193,7 +201,24 @@ def login_failed(
     )
     _send_login_failed(error, description, exception)
     log_id = None if exception is None else exception.log_id
-    return error_page(status, title, message, error, log_id)
+    response = error_page(status, title, message, error, log_id)
+    if status == 503:
+        response.headers["Retry-After"] = str(_STORAGE_RETRY_AFTER)
+    return response
+
+
+def storage_unavailable() -> Response:
+    """What a request that needs the login gets while the storage is down:
+    503 with ``Retry-After`` (logged once where the storage failed)."""
+    response = error_page(
+        503,
+        "Logins are unavailable right now",
+        "Please try again in a moment.",
+        "storage_unavailable",
+        retry_url=requested_path(),
+    )
+    response.headers["Retry-After"] = str(_STORAGE_RETRY_AFTER)
+    return response
 
 
 def login_cancelled(description: str | None) -> Response:

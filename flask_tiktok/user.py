@@ -13,7 +13,8 @@ from werkzeug.local import LocalProxy
 from .current import current_login
 from .fields import KNOWN_FIELDS
 from .responses import login_required_response, missing_scopes_response
-from .storage.base import StoredUser
+from .state import get_state
+from .storage.base import StorageUnavailable, StoredUser
 
 __all__ = [
     "AnonymousTikTokUser",
@@ -101,11 +102,23 @@ def _load_user() -> TikTokUser | AnonymousTikTokUser:
     return user
 
 
+def _shown_user() -> TikTokUser | AnonymousTikTokUser:
+    # What a page shows: anonymous while the storage is down, unless the app
+    # asked for a 503 (TIKTOK_STORAGE_OUTAGE = "error").
+    try:
+        return _load_user()
+    except StorageUnavailable:
+        if get_state().settings.storage_outage == "error":
+            raise
+        return _ANONYMOUS
+
+
 #: The request's user: a :class:`TikTokUser`, or an
-#: :class:`AnonymousTikTokUser` when nobody is logged in. Cached per request;
-#: available in every template.
+#: :class:`AnonymousTikTokUser` when nobody is logged in (or the storage is
+#: down: see :data:`TIKTOK_STORAGE_OUTAGE`). Cached per request; available in
+#: every template.
 current_tiktok_user: TikTokUser | AnonymousTikTokUser = LocalProxy(  # type: ignore[assignment]
-    _load_user
+    _shown_user
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -126,6 +139,7 @@ def tiktok_login_required(
     ``next`` set to the requested path; one that prefers JSON gets a 401 JSON
     body. A user who lacks one of ``scopes`` goes back through TikTok asking
     for the granted scopes plus the missing ones, then returns to the page.
+    With the storage down the view is not run: 503.
     """
     if isinstance(scopes, str):
         raise TypeError("scopes is a list of scope names, not a string")

@@ -25,7 +25,7 @@ from .accounts import (
     reconnect_response,
     start_connect,
 )
-from .current import current_login, drop_current_login
+from .current import bind_login, current_login, drop_current_login
 from .errors import (
     TikTokError,
     TikTokLoginRequired,
@@ -40,6 +40,7 @@ from .flow import (
     start_login,
     take_pending_login,
 )
+from .logs import loggable, logger
 from .receiver import receive_webhook, refused_webhook
 from .redirects import safe_next
 from .responses import (
@@ -48,9 +49,12 @@ from .responses import (
     login_cancelled,
     login_failed,
     login_required_response,
+    storage_unavailable,
 )
 from .signals import tiktok_logged_in
-from .state import get_state
+from .state import TikTokState, get_state
+from .storage.base import StorageUnavailable
+from .tokens import OAuth2Tokens
 from .user import TikTokUser
 from .wire import scope_param, split_list
 
@@ -122,13 +126,18 @@ def callback() -> Response:
         user, tokens = fetch_login(state, pending, code)
     except LoginFailed as failed:
         return login_failed(failed.error, failed.description, failed.exception)
-    if owner is not None:
-        return finish_connect(state, owner, pending, user, tokens)
-    # A previous user's TikTok data must not survive into this login: set()
-    # replaces the request's user. (A delete() here would log that user out
-    # on every device with a server-side storage.)
-    drop_current_login()
-    state.storage.set(user, tokens)
+    try:
+        if owner is not None:
+            return finish_connect(state, owner, pending, user, tokens)
+        # A previous user's TikTok data must not survive into this login: set()
+        # replaces the request's user. (A delete() here would log that user out
+        # on every device with a server-side storage.)
+        drop_current_login()
+        state.storage.set(user, tokens)
+    except StorageUnavailable as exc:
+        _revoke_unkept(state, tokens)
+        return login_failed("storage_unavailable", str(exc))
+    bind_login(state)
     note_declined_scopes(pending, tokens.scopes)
     tiktok_logged_in.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
@@ -138,14 +147,47 @@ def callback() -> Response:
     return redirect(safe_next(pending.next_url, state.settings.login_redirect))
 
 
+def _revoke_unkept(state: TikTokState, tokens: OAuth2Tokens) -> None:
+    """Revoke tokens the storage could not keep (best effort): no live token
+    is left that nothing holds."""
+    try:
+        state.client.revoke_token(tokens.access_token)
+    except TikTokError as exc:
+        logger.warning("TikTok token revocation failed (going on): %s", loggable(exc))
+
+
 def _same_site_request() -> bool:
-    """Whether a state-changing POST comes from this site (logout, disconnect)."""
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
-        return False
+    """Whether a state-changing POST comes from this site (logout, disconnect).
+
+    The browser's ``Sec-Fetch-Site`` decides when it says ``same-origin`` or
+    ``cross-site``: no reverse proxy rewrites it. Otherwise an ``Origin``
+    must be this site's, scheme included: the request's own, or that of the
+    pinned :data:`TIKTOK_REDIRECT_URI` (what the browser sees behind a proxy
+    that rewrites ``Host``). No ``Origin`` at all (an old browser, a script
+    without the user's cookies) passes.
+    """
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site in ("same-origin", "cross-site"):
+        return fetch_site == "same-origin"
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    return urlsplit(origin).netloc.lower() == request.host.lower()
+    own = {_origin(request.scheme, request.host)}
+    pinned = get_state().settings.redirect_uri
+    if pinned:
+        parts = urlsplit(pinned)
+        own.add(_origin(parts.scheme, parts.netloc))
+    parts = urlsplit(origin)
+    return _origin(parts.scheme, parts.netloc) in own
+
+
+def _origin(scheme: str, host: str) -> str:
+    """``scheme://host`` in lower case, without the scheme's default port."""
+    scheme, host = scheme.lower(), host.lower()
+    default = {"http": ":80", "https": ":443"}.get(scheme)
+    if default and host.endswith(default):
+        host = host.removesuffix(default)
+    return f"{scheme}://{host}"
 
 
 @blueprint.post("/logout")
@@ -153,7 +195,8 @@ def logout() -> Response:
     """End the login: revoke the token at TikTok (best effort), forget it all.
 
     Only a POST from this site logs out: a GET is refused by the route, and a
-    cross-site ``Origin`` or ``Sec-Fetch-Site: cross-site`` gets 403.
+    cross-site ``Origin`` or ``Sec-Fetch-Site: cross-site`` gets 403 (see
+    :func:`_same_site_request`).
     """
     state = get_state()
     if not _same_site_request():
@@ -222,6 +265,7 @@ _ANSWERS: dict[type[Exception], Callable[[Any], Response]] = {
     WebhookSignatureError: refused_webhook,
     WebhookPayloadError: refused_webhook,
     TikTokError: error_response,
+    StorageUnavailable: lambda exc: storage_unavailable(),
 }
 
 

@@ -73,7 +73,7 @@ def test_cli_lists_refreshes_and_forgets_users(
 
     missing = runner.invoke(args=["tiktok", "refresh", "open-id-bob"])
     assert missing.exit_code == 1
-    assert "No tokens are stored for 'open-id-bob'" in missing.output
+    assert "No readable tokens are stored for 'open-id-bob'" in missing.output
 
     tiktok_mock.post(TOKEN_URL, json={"error": "invalid_grant", "log_id": "L"})
     refused = runner.invoke(args=["tiktok", "refresh", ALICE])
@@ -84,6 +84,30 @@ def test_cli_lists_refreshes_and_forgets_users(
     forgotten = runner.invoke(args=["tiktok", "forget", "--yes", ALICE])
     assert forgotten.output == "Forgot open-id-alice.\n"
     assert row(engine) is None
+
+
+def test_users_and_refresh_escape_what_tiktok_sent(
+    sqla_app: Flask, storage: SQLAlchemyStorage
+) -> None:
+    """A display name with an OSC escape (sets the terminal's title) and a
+    carriage return (overwrites the line), a scope with a bidi override."""
+    evil = "open-id-\x1b[2J"
+    with sqla_app.test_request_context():
+        storage.set(
+            StoredUser(
+                evil, ["user.info.basic\u202e"], {"display_name": "Eve\x1b]0;pwn\x07\r"}
+            ),
+            OAuth2Tokens(token_body(open_id=evil)),
+        )
+        storage.delete(evil)
+    runner = sqla_app.test_cli_runner()
+    listing = runner.invoke(args=["tiktok", "users"]).output
+    assert "open-id-\\x1b[2J  Eve\\x1b]0;pwn\\x07\\r  logged out" in listing
+    assert "user.info.basic\\u202e" in listing
+    missing = runner.invoke(args=["tiktok", "refresh", evil]).output
+    assert "stored for 'open-id-\\x1b[2J' (none" in missing
+    for output in (listing, missing):
+        assert not {"\x1b", "\r", "\x07", "\u202e"} & set(output)
 
 
 def test_cli_explains_what_a_session_storage_cannot_do() -> None:

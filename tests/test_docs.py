@@ -267,3 +267,12 @@ def test_what_app_extensions_tiktok_holds_is_documented() -> None:
     public = {name for name in vars(state) if not name.startswith("_")}
     assert public <= set(documented.members or ())
     assert state.extension is tiktok
+
+
+def test_the_threat_table_names_tests_that_exist() -> None:
+    text = (DOCS / "security.rst").read_text(encoding="utf-8")
+    named = re.findall(r"``(test_\w+\.py)::(test_\w+)``", text)
+    assert len(named) > 10
+    for module, name in named:
+        source = (DOCS.parent / "tests" / module).read_text(encoding="utf-8")
+        assert f"def {name}(" in source, f"{module}::{name} is not a test"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import subprocess
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+import click
 import pytest
 import requests
 from example_support import (
@@ -20,6 +22,7 @@ from example_support import (
     load_example,
 )
 from flask import Flask
+from flask.cli import run_command
 
 from flask_tiktok.testing import login_as
 
@@ -191,6 +194,69 @@ def test_readme_run_command_serves_the_example(
 
     assert 'id="sandbox-banner"' in page
     assert "Log in with TikTok" in page
+
+
+def test_served_beyond_loopback_without_credentials_it_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``flask run --host 0.0.0.0``, debug off, no credentials: remote users
+    could not reach the sandbox (on 127.0.0.1), so the app does not start."""
+    clean_environment(monkeypatch)
+    command = [sys.executable, "-m", "flask", "--app", "examples/basic/app.py"]
+    output: list[str] = []
+    with subprocess.Popen(  # noqa: S603 (our own interpreter and example)
+        [*command, "run", "--host", "0.0.0.0", "--port", "0"],  # noqa: S104
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        try:
+            assert process.stderr is not None
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and (line := process.stderr.readline()):
+                output.append(line)
+                assert "Running on" not in line, "it served the sandbox publicly"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            if process.stderr is not None:
+                process.stderr.close()
+    assert process.returncode not in (0, None)
+    assert "Set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET" in "".join(output)
+
+
+@pytest.mark.parametrize(
+    ("host", "config", "falls_back"),
+    [
+        ("127.0.0.1", {}, True),
+        ("localhost", {}, True),
+        ("::1", {}, True),
+        ("0.0.0.0", {"DEBUG": True}, True),  # noqa: S104
+        ("0.0.0.0", {}, False),  # noqa: S104
+        ("192.168.1.20", {}, False),
+        (None, {}, False),  # a WSGI server: where it listens is unknown
+    ],
+)
+def test_the_sandbox_fallback_is_for_loopback_or_debug(
+    monkeypatch: pytest.MonkeyPatch,
+    host: str | None,
+    config: dict[str, object],
+    falls_back: bool,
+) -> None:
+    clean_environment(monkeypatch)
+    factory = load_example().create_app
+    context = click.Context(run_command, info_name="run")
+    if host is not None:
+        context.params["host"] = host
+    with context if host is not None else contextlib.nullcontext():
+        if not falls_back:
+            with pytest.raises(RuntimeError, match="TIKTOK_CLIENT_SECRET"):
+                factory({"SECRET_KEY": "k", **config})
+            return
+        app = factory({"SECRET_KEY": "k", **config})
+    app.extensions["tiktok_sandbox_server"].shutdown()
+    assert app.config["SANDBOX_URL"].startswith("http://127.0.0.1:")
 
 
 def test_a_reloader_child_reuses_the_watchers_sandbox_and_key(

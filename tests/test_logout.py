@@ -33,9 +33,14 @@ def test_logout_by_get_logs_nobody_out(app: Flask, tiktok_mock: Any) -> None:
     assert not any(r.url == REVOKE_URL for r in tiktok_mock.request_history)
 
 
-def logout_with(app: Flask, headers: dict[str, str]) -> tuple[int, int]:
-    """Log in, POST the logout with ``headers``: its status, then /me's."""
+def logout_with(
+    app: Flask, headers: dict[str, str], host: str | None = None
+) -> tuple[int, int]:
+    """Log in, POST the logout with ``headers``: its status, then /me's.
+    ``host``: the ``Host`` of every request (what a proxy sends)."""
     client = app.test_client()
+    if host is not None:
+        client.environ_base["HTTP_HOST"] = host
     log_in(client)
     status = client.post("/tiktok/logout", headers=headers).status_code
     return status, client.get("/me").status_code
@@ -65,6 +70,59 @@ def test_same_site_logout_works(
     app: Flask, tiktok_mock: Any, headers: dict[str, str]
 ) -> None:
     assert logout_with(app, headers) == (302, 302)  # /me sends to the login
+
+
+#: Behind a reverse proxy that rewrites Host, with no ProxyFix: the app sees
+#: its upstream address, the browser the site's.
+BEHIND_PROXY = "127.0.0.1:8000"
+SITE = "https://app.example"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": SITE, "Sec-Fetch-Site": "same-origin"},
+        {"Origin": SITE},  # no Sec-Fetch-Site (an older browser)
+        {"Origin": "https://APP.example:443"},
+    ],
+)
+def test_logout_behind_a_proxy_is_proved_by_the_pinned_redirect_uris_origin(
+    tiktok_mock: Any, headers: dict[str, str]
+) -> None:
+    app = create_app(TIKTOK_REDIRECT_URI=f"{SITE}/tiktok/callback")
+    assert logout_with(app, headers, BEHIND_PROXY) == (302, 302)
+    assert revoked_tokens(tiktok_mock) == ["act.alice-1"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://app.example"},  # the site's host, over plain http
+        {"Origin": "https://evil.example"},
+        {"Origin": "https://app.example", "Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://app.example", "Sec-Fetch-Site": "same-site"},
+    ],
+)
+def test_an_origin_of_another_scheme_or_site_is_refused_behind_a_proxy(
+    tiktok_mock: Any, headers: dict[str, str]
+) -> None:
+    app = create_app(TIKTOK_REDIRECT_URI=f"{SITE}/tiktok/callback")
+    assert logout_with(app, headers, BEHIND_PROXY) == (403, 200)
+    assert revoked_tokens(tiktok_mock) == []
+
+
+def test_an_http_origin_is_refused_by_an_https_site(
+    app: Flask, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    refused = client.post(
+        "/tiktok/logout",
+        base_url="https://localhost",
+        headers={"Origin": "http://localhost"},
+    )
+    assert refused.status_code == 403
+    assert client.get("/me").status_code == 200
 
 
 def test_logout_survives_a_revoke_failure(app: Flask, tiktok_mock: Any) -> None:

@@ -1258,16 +1258,9 @@ def test_python_m_sandbox_serves_until_interrupted(
     assert "code" in parse_qs(callback.query)
 
 
-def test_python_m_sandbox_env_prints_settings_alone_on_stdout(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """``--env``: stdout is ``FLASK_TIKTOK_...=value`` lines (shell-quoted,
-    the names ``app.config.from_prefixed_env()`` reads) and nothing else, so
-    ``> .env`` keeps them; the prose goes to stderr."""
-    import shlex
+def run_sandbox_main(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    """``python -m flask_tiktok.sandbox ARGS``, stopped at once (Ctrl+C)."""
     from types import SimpleNamespace
-
-    from flask import Flask
 
     from flask_tiktok.sandbox import __main__ as cli
 
@@ -1276,7 +1269,20 @@ def test_python_m_sandbox_env_prints_settings_alone_on_stdout(
             raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "threading", SimpleNamespace(Event=CtrlC))
-    assert cli.main(["--port", "0", "--env"]) == 0
+    assert cli.main(args) == 0
+
+
+def test_python_m_sandbox_env_prints_settings_alone_on_stdout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--env``: stdout is ``FLASK_TIKTOK_...=value`` lines (shell-quoted,
+    the names ``app.config.from_prefixed_env()`` reads) and nothing else, so
+    ``> .env`` keeps them; the prose goes to stderr."""
+    import shlex
+
+    from flask import Flask
+
+    run_sandbox_main(monkeypatch, ["--port", "0", "--env"])
     printed = capsys.readouterr()
     for line in printed.out.splitlines():
         name, value = shlex.split(line)[0].split("=", 1)
@@ -1288,6 +1294,22 @@ def test_python_m_sandbox_env_prints_settings_alone_on_stdout(
     assert settings == Sandbox().config_for(base)
     assert "TikTok sandbox (NOT TikTok) on" in printed.err
     assert "user sandbox-open-id-alice (Alice Sandbox)" in printed.err
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [("0.0.0.0", True), ("127.0.0.1", False), ("localhost", False)],  # noqa: S104
+)
+def test_python_m_sandbox_warns_loudly_beyond_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    host: str,
+    warned: bool,
+) -> None:
+    run_sandbox_main(monkeypatch, ["--host", host, "--port", "0"])
+    err = capsys.readouterr().err
+    assert ("WARNING: the sandbox listens beyond loopback" in err) is warned
+    assert ("log in as its users" in err) is warned
 
 
 def test_a_non_ascii_consent_signature_is_refused_not_a_500() -> None:

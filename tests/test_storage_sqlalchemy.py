@@ -68,7 +68,7 @@ from flask_tiktok.sqla import (
     TikTokAccount,
     TikTokAccountMixin,
 )
-from flask_tiktok.storage import StoredUser
+from flask_tiktok.storage import StorageUnavailable, StoredUser
 from flask_tiktok.storage.sealing import seal_tokens
 from flask_tiktok.tokens import OAuth2Tokens
 
@@ -390,12 +390,12 @@ def test_concurrent_threads_refresh_once(
 # -- offline access, forget, the CLI -------------------------------------------
 
 
-def test_a_database_error_inside_the_lock_rolls_its_writes_back(
+def test_a_lost_connection_inside_the_lock_rolls_its_writes_back(
     app: Flask, storage: SQLAlchemyStorage
 ) -> None:
     store(app, storage, expired())
     with app.app_context():
-        with pytest.raises(OperationalError), storage.refresh_lock(ALICE):
+        with pytest.raises(StorageUnavailable), storage.refresh_lock(ALICE):
             storage.set_tokens(ALICE, OAuth2Tokens(token_body(access_token="lost")))
             raise OperationalError("UPDATE", {}, Exception("connection lost"))
         assert storage.get_tokens(ALICE).access_token == "act.alice-1"  # type: ignore[union-attr]

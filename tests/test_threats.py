@@ -471,6 +471,33 @@ def test_planted_login_is_replaced_by_the_victims(tiktok_mock: Any) -> None:
     }
 
 
+@pytest.mark.parametrize("server_side", [False, True])
+def test_a_cookie_copied_before_logout_outlives_it_only_in_the_cookie_storage(
+    tiktok_mock: Any, tmp_path: Any, server_side: bool
+) -> None:
+    """Inherent to the cookie storage (documented): the login is the cookie,
+    so a copy taken before the logout stays valid until it expires. A
+    server-side storage ends every copy at logout."""
+    from sqlalchemy import create_engine
+
+    from flask_tiktok.sqla import SQLAlchemyStorage
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'copy.db'}")
+    storage = SQLAlchemyStorage(engine) if server_side else None
+    if storage is not None:
+        storage.create_all()
+    app = create_app(storage=storage)
+    client = app.test_client()
+    log_in(client)
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)  # type: ignore[union-attr]
+    client.post("/tiktok/logout")
+    assert who(client) == "Anonymous"
+    expected = "Anonymous" if server_side else "Hello Alice &lt;Creator&gt;"
+    assert who(copy) == expected
+    engine.dispose()
+
+
 def test_planted_pending_login_does_not_let_the_planter_in(
     app: Flask, tiktok_mock: Any
 ) -> None:

@@ -8,7 +8,9 @@ Run it from the repository root::
 With ``TIKTOK_CLIENT_KEY`` and ``TIKTOK_CLIENT_SECRET`` in the environment it
 talks to TikTok (set ``TIKTOK_REDIRECT_URI`` to the https URI registered for
 your app). Without them it starts flask-tiktok's sandbox, a local stand-in for
-TikTok, on a free loopback port and says so on every page.
+TikTok, on a free loopback port and says so on every page; only on your own
+machine (``flask run`` on 127.0.0.1, or ``--debug``): served anywhere else
+without credentials it stops and says which two settings it needs.
 """
 
 from __future__ import annotations

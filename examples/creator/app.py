@@ -13,7 +13,8 @@ Run it from the repository root::
     flask --app examples/creator/app.py run
 
 With no ``TIKTOK_CLIENT_KEY`` / ``TIKTOK_CLIENT_SECRET`` in the environment it
-runs on flask-tiktok's sandbox (two demo TikTok accounts to pick from). A cron
+runs on flask-tiktok's sandbox (two demo TikTok accounts to pick from), on
+your own machine only (``flask run`` on 127.0.0.1, or ``--debug``). A cron
 job refreshes every account's tokens before they expire with::
 
     flask --app examples/creator/app.py tiktok refresh --all --expiring-within 3600

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 
 from .core import Sandbox
+from .server import is_loopback
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         verified_url_prefixes=args.verified_url_prefix,
     )
     with sandbox.serve(args.host, args.port, log_requests=True) as server:
+        if not is_loopback(args.host):
+            print(public_warning(server.url), file=sys.stderr, flush=True)
         settings = sandbox.config_for(server.url)
         if args.env:
             for key, value in settings.items():
@@ -66,6 +69,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0
+
+
+def public_warning(url: str) -> str:
+    """What is printed when the sandbox listens beyond loopback."""
+    line = "!" * 72
+    return (
+        f"{line}\nWARNING: the sandbox listens beyond loopback, on {url}.\n"
+        "Anyone who can reach it can log in as its users, without a password,\n"
+        "and read their tokens. It is a test double, not TikTok: bind it to\n"
+        "127.0.0.1 (the default) unless every machine on this network is yours.\n"
+        f"{line}"
+    )
 
 
 if __name__ == "__main__":

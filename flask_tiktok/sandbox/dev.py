@@ -4,6 +4,10 @@
 ``TIKTOK_CLIENT_KEY`` set it does nothing but copy the ``TIKTOK_*`` settings
 from the environment; without it, it serves a :class:`~.Sandbox` from a
 background thread on a free loopback port and points the app's config at it.
+That fallback is only for a developer's own machine: in debug or testing, or
+under ``flask run`` on a loopback host. Anywhere else (``--host 0.0.0.0``, a
+WSGI server) the sandbox would be out of the users' reach, and the app stops
+with a message naming the two settings it needs.
 Under ``flask run --debug`` the reloader's children reuse the first process's
 sandbox and secret key, so a login survives a code change.
 """
@@ -14,10 +18,12 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 
+import click
 from flask import Flask
 
 from .core import Sandbox
 from .models import SandboxApp
+from .server import is_loopback
 
 __all__ = ["configure_dev_app"]
 
@@ -44,6 +50,9 @@ def configure_dev_app(
     ``app.extensions["tiktok_sandbox"]``, its server in
     ``app.extensions["tiktok_sandbox_server"]``), or ``None``. The app's
     ``SANDBOX_URL`` config says where it is (``None``: real TikTok).
+
+    :raises RuntimeError: no client key, and the app is neither in debug or
+        testing nor served by ``flask run`` on a loopback host.
     """
     for key in ENVIRONMENT:
         if key not in app.config and os.environ.get(key):
@@ -55,6 +64,16 @@ def configure_dev_app(
     app.config.setdefault("SANDBOX_URL", None)
     if app.config.get("TIKTOK_CLIENT_KEY"):
         return None
+    host = _bind_host()
+    if not (app.debug or app.testing or (host is not None and is_loopback(host))):
+        where = f"on {host}" if host else "outside 'flask run'"
+        raise RuntimeError(
+            "Set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET (your app's on"
+            f" developers.tiktok.com): served {where}, the app cannot fall back"
+            " to the flask-tiktok sandbox, which listens on 127.0.0.1 only and"
+            " is for a developer's own machine ('flask run' on 127.0.0.1, or"
+            " --debug)."
+        )
     prefix = app.config.get("TIKTOK_URL_PREFIX", "/tiktok")
     sandbox = sandbox or Sandbox(
         apps=[
@@ -82,6 +101,17 @@ def configure_dev_app(
     app.config["SANDBOX_URL"] = url
     app.config.setdefault("TIKTOK_SCOPES", list(scopes))
     return sandbox
+
+
+def _bind_host() -> str | None:
+    """The host ``flask run`` serves on (``--host``, ``FLASK_RUN_HOST``);
+    ``None`` when the app is loaded by anything else."""
+    context = click.get_current_context(silent=True)
+    while context is not None:
+        if context.info_name == "run" and "host" in context.params:
+            return str(context.params["host"])
+        context = context.parent
+    return None
 
 
 def _from_reloader(name: str, make: Callable[[], str]) -> str:

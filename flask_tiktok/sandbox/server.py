@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -10,6 +11,17 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address or host name) is this machine only:
+    ``localhost`` or a loopback address; ``0.0.0.0`` and ``::`` are not."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class _QuietRequestHandler(WSGIRequestHandler):

@@ -1,7 +1,8 @@
 """Where a user's TikTok login (tokens and profile) is kept.
 
-- :class:`BaseStorage` (:mod:`.base`): the interface, and the records
-  :class:`StoredUser` and :class:`StoredLogin`.
+- :class:`BaseStorage` (:mod:`.base`): the interface, the records
+  :class:`StoredUser` and :class:`StoredLogin`, and
+  :exc:`StorageUnavailable` (the backend cannot be reached).
 - :class:`SessionStorage` (:mod:`.session`): the default, in Flask's session.
 - :class:`SQLAlchemyStorage` (:mod:`.sqla`): server-side, in a database table;
   imported on first use, since SQLAlchemy is an optional extra.
@@ -12,7 +13,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import AccountTaken, BaseStorage, StoredAccount, StoredLogin, StoredUser
+from .base import (
+    AccountTaken,
+    BaseStorage,
+    Resealed,
+    StorageUnavailable,
+    StoredAccount,
+    StoredLogin,
+    StoredUser,
+)
 from .session import SessionStorage
 
 if TYPE_CHECKING:
@@ -21,8 +30,10 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountTaken",
     "BaseStorage",
+    "Resealed",
     "SQLAlchemyStorage",
     "SessionStorage",
+    "StorageUnavailable",
     "StoredAccount",
     "StoredLogin",
     "StoredUser",

@@ -17,6 +17,8 @@ from ..tokens import OAuth2Tokens
 __all__ = [
     "AccountTaken",
     "BaseStorage",
+    "Resealed",
+    "StorageUnavailable",
     "StoredAccount",
     "StoredLogin",
     "StoredUser",
@@ -48,6 +50,22 @@ class StoredLogin:
     access_token_expires_at: datetime | None = None
     refresh_token_expires_at: datetime | None = None
     updated_at: datetime | None = None
+    #: False when tokens are stored but no key of this app opens them: sealed
+    #: with a ``SECRET_KEY`` no longer in ``SECRET_KEY_FALLBACKS``, or by
+    #: another TikTok app. The user must log in again.
+    readable: bool = True
+
+
+@dataclass
+class Resealed:
+    """What :meth:`~flask_tiktok.BaseStorage.reseal_tokens` did."""
+
+    #: Token pairs sealed again with the current ``SECRET_KEY``.
+    resealed: int = 0
+    #: Token pairs already sealed with it.
+    current: int = 0
+    #: The users whose tokens no key of the app opens (left as they are).
+    unreadable: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +91,17 @@ class AccountTaken(Exception):
         super().__init__(f"{open_id!r} is connected to another owner")
         self.open_id = open_id
         self.owner_id = owner_id
+
+
+class StorageUnavailable(Exception):
+    """The storage cannot be reached now (the database is down or refuses
+    connections); nothing was read or written.
+
+    The extension answers it with a 503 page; pages that only show
+    :data:`~flask_tiktok.current_tiktok_user` render it anonymous (see
+    :data:`TIKTOK_STORAGE_OUTAGE`). A backend raises it, from the driver's
+    error, for failures of the connection, not for a bug in a query.
+    """
 
 
 class BaseStorage(ABC):
@@ -192,6 +221,23 @@ class BaseStorage(ABC):
             f"{type(self).__name__} cannot list users: it keeps each login in"
             " the user's own browser session. Use a server-side storage such as"
             " flask_tiktok.storage.SQLAlchemyStorage."
+        )
+
+    def reseal_tokens(self) -> Resealed:
+        """Seal again with the current ``SECRET_KEY`` every stored token pair
+        that only a ``SECRET_KEY_FALLBACKS`` key opens (or that 0.1 sealed),
+        so that the fallback can be dropped (``flask tiktok reseal``).
+
+        Tokens are also sealed again whenever :meth:`get_tokens` reads them.
+
+        :raises NotImplementedError: the backend keeps logins in browsers
+            (each is sealed again when its browser next uses it).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} keeps each login in the user's browser"
+            " session: its tokens are sealed again when the browser next uses"
+            " them. Keep the old key in SECRET_KEY_FALLBACKS until every session"
+            " has been used or has expired (PERMANENT_SESSION_LIFETIME)."
         )
 
     # -- connected accounts ----------------------------------------------------

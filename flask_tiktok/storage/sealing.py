@@ -1,10 +1,16 @@
 """Sealing tokens: how every storage keeps a token pair, encrypted.
 
 :func:`seal_tokens` turns an :class:`~flask_tiktok.OAuth2Tokens` into a short
-encrypted text (AES-256-GCM, key from the app's ``SECRET_KEY``, the user's
-``open_id`` bound as associated data), and :func:`unseal_tokens` reads it back.
-The cookie storage puts that text in the session, the SQLAlchemy storage in a
-column: neither ever holds a token in clear.
+encrypted text (AES-256-GCM, key from the app's ``SECRET_KEY``, the app's
+``TIKTOK_CLIENT_KEY`` and the user's ``open_id`` bound as associated data), and
+:func:`unseal_tokens` reads it back. The cookie storage puts that text in the
+session, the SQLAlchemy storage in a column: neither ever holds a token in
+clear.
+
+A text that only a ``SECRET_KEY_FALLBACKS`` key opens, or that 0.1 sealed
+(bound to the ``open_id`` alone), is still read: :func:`open_tokens` says it
+is *stale*, and the storages seal it again as the current key and binding
+would (:func:`reseal`), so dropping the fallback later loses nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import hmac
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +31,14 @@ from flask import current_app
 
 from ..tokens import OAuth2Tokens
 
-__all__ = ["TokenCipher", "seal_tokens", "unseal_tokens"]
+__all__ = [
+    "OpenedTokens",
+    "TokenCipher",
+    "open_tokens",
+    "reseal",
+    "seal_tokens",
+    "unseal_tokens",
+]
 
 _INFO = b"flask-tiktok token encryption v1"
 
@@ -59,16 +73,25 @@ class TokenCipher:
 
     def decrypt(self, text: str, context: str) -> bytes | None:
         """Decrypt what :meth:`encrypt` made; ``None`` if no key opens it."""
+        opened = self.open(text, context)
+        return None if opened is None else opened[0]
+
+    def open(self, text: str, *contexts: str) -> tuple[bytes, bool] | None:
+        """Decrypt with any key and any of ``contexts``: the plaintext, and
+        whether it is stale (not the first key, or not the first context);
+        ``None`` if nothing opens it."""
         try:
             blob = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         except (ValueError, TypeError):
             return None
         nonce, sealed = blob[:12], blob[12:]
-        for key in self._keys:
-            try:
-                return key.decrypt(nonce, sealed, context.encode("utf-8"))
-            except (InvalidTag, ValueError):
-                continue
+        for c, context in enumerate(contexts):
+            for k, key in enumerate(self._keys):
+                try:
+                    plain = key.decrypt(nonce, sealed, context.encode("utf-8"))
+                except (InvalidTag, ValueError):
+                    continue
+                return plain, bool(c or k)
         return None
 
 
@@ -87,16 +110,36 @@ def seal_tokens(open_id: str, tokens: OAuth2Tokens) -> str:
         int(tokens.issued_at),
     ]
     return _cipher().encrypt(
-        json.dumps(compact, separators=(",", ":")).encode(), open_id
+        json.dumps(compact, separators=(",", ":")).encode(), _binding(open_id)
     )
 
 
 def unseal_tokens(text: str, open_id: str, scope: str) -> OAuth2Tokens | None:
-    """What :func:`seal_tokens` sealed for ``open_id``, with the stored
-    comma-separated ``scope``; ``None`` when no key of the app opens it."""
-    plain = _cipher().decrypt(text, open_id)
-    if plain is None:
+    """What :func:`seal_tokens` sealed for ``open_id`` in this TikTok app, with
+    the stored comma-separated ``scope``; ``None`` when no key of the app
+    opens it (another ``SECRET_KEY``, another ``TIKTOK_CLIENT_KEY``, another
+    user, a changed byte)."""
+    opened = open_tokens(text, open_id, scope)
+    return None if opened is None else opened.tokens
+
+
+@dataclass(frozen=True)
+class OpenedTokens:
+    """What :func:`open_tokens` read."""
+
+    #: The tokens.
+    tokens: OAuth2Tokens
+    #: Sealed with a ``SECRET_KEY_FALLBACKS`` key or as 0.1 did (no client
+    #: key bound): seal them again (:func:`reseal`) while the app can read them.
+    stale: bool
+
+
+def open_tokens(text: str, open_id: str, scope: str) -> OpenedTokens | None:
+    """:func:`unseal_tokens`, saying whether the text is stale."""
+    opened = _cipher().open(text, _binding(open_id), open_id)
+    if opened is None:
         return None
+    plain, stale = opened
     access, refresh, expires_in, refresh_expires_in, issued_at = json.loads(plain)
     data: dict[str, Any] = {
         "access_token": access,
@@ -110,7 +153,24 @@ def unseal_tokens(text: str, open_id: str, scope: str) -> OAuth2Tokens | None:
         data["expires_in"] = expires_in
     if refresh_expires_in is not None:
         data["refresh_expires_in"] = refresh_expires_in
-    return OAuth2Tokens(data, issued_at)
+    return OpenedTokens(OAuth2Tokens(data, issued_at), stale)
+
+
+def reseal(text: str, open_id: str) -> str | None:
+    """``text`` sealed again with the current key and binding when it is
+    stale; ``None`` when it is current or no key opens it."""
+    opened = open_tokens(text, open_id, "")
+    if opened is None or not opened.stale:
+        return None
+    return seal_tokens(open_id, opened.tokens)
+
+
+def _binding(open_id: str) -> str:
+    # The associated data: this TikTok app's client key and the user. A blob
+    # of another app sharing the SECRET_KEY (so: another client key) does not
+    # open here, and its Bearer token is never sent from here.
+    client_key = current_app.config.get("TIKTOK_CLIENT_KEY") or ""
+    return json.dumps([str(client_key), open_id], separators=(",", ":"))
 
 
 def _compact(seconds: float | None) -> float | None:

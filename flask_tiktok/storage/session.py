@@ -17,7 +17,7 @@ from flask import has_request_context, session
 from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
 from .base import BaseStorage, StoredUser
-from .sealing import seal_tokens, unseal_tokens
+from .sealing import open_tokens, seal_tokens
 
 __all__ = ["SessionStorage"]
 
@@ -55,7 +55,14 @@ class SessionStorage(BaseStorage):
         record = session.get(_KEY) if user and user.open_id == open_id else None
         if not record or not isinstance(record.get("t"), str):
             return None
-        return unseal_tokens(record["t"], open_id, str(record.get("s", "")))
+        opened = open_tokens(record["t"], open_id, str(record.get("s", "")))
+        if opened is None:
+            return None
+        if opened.stale:
+            # Opened by a fallback key (or sealed by 0.1): sealed again now, so
+            # the login outlives the fallback's removal.
+            session[_KEY] = record | {"t": seal_tokens(open_id, opened.tokens)}
+        return opened.tokens
 
     def set(self, user: StoredUser, tokens: OAuth2Tokens) -> None:
         sealed = seal_tokens(user.open_id, tokens)
@@ -77,6 +84,20 @@ class SessionStorage(BaseStorage):
         # Through set(): the new tokens may be longer, and the profile must
         # still leave room for them within the cookie's budget.
         self.set(user, tokens)
+
+    def drop_largest_field(self) -> bool:
+        """Drop the largest field of the request's login's profile (it then
+        reads as ``None``) to make room in the cookie; whether there was one."""
+        record = session.get(_KEY) if has_request_context() else None
+        profile = record.get("u") if isinstance(record, dict) else None
+        if not isinstance(record, dict) or not isinstance(profile, dict):
+            return False
+        largest = _largest_field(profile)
+        if largest is None:
+            return False
+        profile = {k: v for k, v in profile.items() if k != largest}
+        session[_KEY] = record | {"u": profile}
+        return True
 
     def delete(self, open_id: str | None = None) -> None:
         if not has_request_context():
@@ -100,11 +121,12 @@ def _fitting_profile(
     cookie, and the login with it; a dropped field reads as ``None``.
     """
     kept = profile | {"open_id": open_id}
-    sizes = {k: len(json.dumps(v)) for k, v in kept.items() if k != "open_id"}
-    total = len(json.dumps(kept))
-    for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
-        if total <= room:
-            break
-        del kept[key]
-        total = len(json.dumps(kept))
+    while len(json.dumps(kept)) > room and (largest := _largest_field(kept)):
+        del kept[largest]
     return kept
+
+
+def _largest_field(profile: dict[str, Any]) -> str | None:
+    """The profile's field that takes the most room (never ``open_id``)."""
+    sizes = {k: len(json.dumps(v)) for k, v in profile.items() if k != "open_id"}
+    return max(sizes, key=sizes.__getitem__) if sizes else None

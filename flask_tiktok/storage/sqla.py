@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TypeVar
 
-from flask import has_request_context, session
+from flask import has_app_context, has_request_context, session
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -34,7 +34,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -46,8 +53,16 @@ from sqlalchemy.orm import (
 
 from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
-from .base import AccountTaken, BaseStorage, StoredAccount, StoredLogin, StoredUser
-from .sealing import seal_tokens, unseal_tokens
+from .base import (
+    AccountTaken,
+    BaseStorage,
+    Resealed,
+    StorageUnavailable,
+    StoredAccount,
+    StoredLogin,
+    StoredUser,
+)
+from .sealing import open_tokens, seal_tokens
 
 T = TypeVar("T")
 
@@ -317,7 +332,51 @@ class SQLAlchemyStorage(BaseStorage):
             ).first()
         if row is None or row.sealed_tokens is None:
             return None
-        return unseal_tokens(row.sealed_tokens, open_id, row.scopes)
+        opened = open_tokens(row.sealed_tokens, open_id, row.scopes)
+        if opened is None:
+            return None
+        if opened.stale:
+            self._reseal(open_id, row.sealed_tokens, opened.tokens)
+        return opened.tokens
+
+    def _reseal(self, open_id: str, sealed: str, tokens: OAuth2Tokens) -> bool:
+        """Seal ``tokens`` again with the current key, unless the row changed
+        since ``sealed`` was read (a refresh, a logout); whether it was."""
+        t = self.table
+        with self._transaction(open_id) as db:
+            done = (
+                db.connection()
+                .execute(
+                    update(t)
+                    .where(t.c.open_id == open_id, t.c.sealed_tokens == sealed)
+                    .values(sealed_tokens=seal_tokens(open_id, tokens))
+                )
+                .rowcount
+            )
+        return bool(done)
+
+    def reseal_tokens(self) -> Resealed:
+        """Seal every stored token pair a fallback key (or 0.1's binding)
+        opens again with the current ``SECRET_KEY``, row by row."""
+        t = self.table
+        with self._transaction() as db:
+            rows = db.execute(
+                select(t.c.open_id, t.c.sealed_tokens, t.c.scopes)
+                .where(t.c.sealed_tokens.is_not(None))
+                .order_by(t.c.open_id)
+            ).all()
+        report = Resealed()
+        for row in rows:
+            opened = open_tokens(row.sealed_tokens, row.open_id, row.scopes)
+            if opened is None:
+                report.unreadable.append(row.open_id)
+            elif not opened.stale:
+                report.current += 1
+            elif self._reseal(row.open_id, row.sealed_tokens, opened.tokens):
+                report.resealed += 1
+            else:
+                report.current += 1  # rewritten meanwhile, with the current key
+        return report
 
     def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
         values = _token_values(open_id, tokens) | {"updated_at": _now()}
@@ -390,7 +449,7 @@ class SQLAlchemyStorage(BaseStorage):
                     t.c.open_id,
                     t.c.scopes,
                     t.c.profile,
-                    t.c.sealed_tokens.is_not(None).label("live"),
+                    t.c.sealed_tokens,
                     t.c.logged_in_at,
                     t.c.access_token_expires_at,
                     t.c.refresh_token_expires_at,
@@ -405,7 +464,8 @@ class SQLAlchemyStorage(BaseStorage):
                     dict(row.profile or {}),
                     logged_in_at=_epoch(row.logged_in_at),
                 ),
-                has_tokens=bool(row.live),
+                has_tokens=row.sealed_tokens is not None,
+                readable=_readable(row),
                 access_token_expires_at=_aware(row.access_token_expires_at),
                 refresh_token_expires_at=_aware(row.refresh_token_expires_at),
                 updated_at=_aware(row.updated_at),
@@ -534,7 +594,7 @@ class SQLAlchemyStorage(BaseStorage):
 
     @contextmanager
     def refresh_lock(self, open_id: str) -> Iterator[None]:
-        with super().refresh_lock(open_id), self._factory() as db:
+        with _outage(), super().refresh_lock(open_id), self._factory() as db:
             db.begin()
             t = self.table
             dialect = db.connection().dialect.name
@@ -615,7 +675,7 @@ class SQLAlchemyStorage(BaseStorage):
         if held and open_id in held:
             yield held[open_id]
             return
-        with self._factory() as db, db.begin():
+        with _outage(), self._factory() as db, db.begin():
             yield db
 
     def _detach_browser(self, open_id: str) -> None:
@@ -642,6 +702,23 @@ def _session_factory(bind: Bind) -> Callable[[], Session]:
     )
 
 
+@contextmanager
+def _outage() -> Iterator[None]:
+    """The database's connection failures (down, refusing, dropped, the pool
+    exhausted) as :exc:`StorageUnavailable`; a failing query stays as it is."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        lost = isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        )
+        if not lost:
+            raise
+        # The driver's exception type only: its text may name hosts and users.
+        kind = type(getattr(exc, "orig", None) or exc).__name__
+        raise StorageUnavailable(f"the database is unavailable ({kind})") from exc
+
+
 def _again_if_raced(write: Callable[[], T]) -> T:
     """``write()``, run once more if it lost a race to insert the same row
     (the primary key refused it): the second run finds the row and checks
@@ -650,6 +727,14 @@ def _again_if_raced(write: Callable[[], T]) -> T:
         return write()
     except IntegrityError:
         return write()
+
+
+def _readable(row: Any) -> bool:
+    """Whether a key of the app opens the row's tokens (listed outside an app
+    context, where there is no key to try: assumed so)."""
+    if row.sealed_tokens is None or not has_app_context():
+        return True
+    return open_tokens(row.sealed_tokens, row.open_id, row.scopes) is not None
 
 
 def _account(row: Any) -> StoredAccount:

@@ -1,0 +1,82 @@
+"""The session cookie's size: what the browser is sent, all parts together.
+
+Flask's default session is one signed cookie holding the app's data, the
+login (profile, scopes, sealed tokens) and the logins in progress. Browsers
+drop a cookie whose ``Set-Cookie`` is over 4 KB (Werkzeug warns past 4,093
+bytes), and the login with it, a rotated refresh token included. Each part
+has a budget of its own, but only the encoded header adds them up:
+:func:`fit_session_cookie` measures it after every request that changed the
+session and, while it is too large, drops the oldest logins in progress (never
+the newest) and then the profile's largest fields (read as ``None``).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, session
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from werkzeug.http import dump_cookie
+from werkzeug.wrappers import Response
+
+from .flow import drop_oldest_pending
+from .logs import logger
+from .state import get_state
+from .storage.session import SessionStorage
+
+__all__ = ["MAX_COOKIE_SIZE", "fit_session_cookie", "session_cookie_size"]
+
+#: The largest ``Set-Cookie`` value sent (Werkzeug's limit; browsers' is 4,096
+#: for name, value and attributes together).
+MAX_COOKIE_SIZE = 4093
+
+
+def session_cookie_size(app: Flask, data: SessionMixin) -> int | None:
+    """The length of the ``Set-Cookie`` value Flask would send for ``data``;
+    ``None`` when the session is not Flask's signed cookie (a server-side
+    session's cookie is only an id)."""
+    interface = app.session_interface
+    if not isinstance(interface, SecureCookieSessionInterface):
+        return None
+    serializer = interface.get_signing_serializer(app)
+    if serializer is None:
+        return None
+    partitioned = getattr(interface, "get_cookie_partitioned", None)
+    return len(
+        dump_cookie(
+            interface.get_cookie_name(app),
+            str(serializer.dumps(dict(data))),
+            expires=interface.get_expiration_time(app, data),
+            path=interface.get_cookie_path(app),
+            domain=interface.get_cookie_domain(app),
+            secure=interface.get_cookie_secure(app),
+            httponly=interface.get_cookie_httponly(app),
+            samesite=interface.get_cookie_samesite(app),
+            partitioned=bool(partitioned(app)) if partitioned else False,
+            max_size=0,
+        )
+    )
+
+
+def fit_session_cookie(response: Response) -> Response:
+    """An ``after_request`` hook: shrink what the extension keeps in a
+    changed session cookie until the whole ``Set-Cookie`` fits."""
+    if not session.modified:
+        return response
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    size = session_cookie_size(app, session)
+    if size is None or size <= MAX_COOKIE_SIZE:
+        return response
+    storage = get_state(app).storage
+    while size is not None and size > MAX_COOKIE_SIZE:
+        shrunk = drop_oldest_pending() or (
+            isinstance(storage, SessionStorage) and storage.drop_largest_field()
+        )
+        if not shrunk:
+            logger.warning(
+                "The session cookie is %d bytes, over %d: browsers drop it."
+                " The app's own session data takes the room.",
+                size,
+                MAX_COOKIE_SIZE,
+            )
+            break
+        size = session_cookie_size(app, session)
+    return response
