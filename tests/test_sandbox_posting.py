@@ -1196,3 +1196,28 @@ def test_reset_forgets_posts(server: SandboxServer, sandbox: Sandbox) -> None:
     init_upload(server, access, 10)
     sandbox.reset()
     assert sandbox.posts == []
+
+
+def test_the_event_thread_ends_when_idle_and_starts_again(
+    server: SandboxServer, sandbox: Sandbox, site: Site, tmp_path: Path
+) -> None:
+    path = sparse_file(tmp_path, 100)
+    access = grant(sandbox)
+    first, url = init_upload(server, access, 100, privacy_level="PUBLIC_TO_EVERYONE")
+    upload(url, path, 100)
+    sandbox.advance_post(first)
+    assert len(sandbox.flush_webhooks()) == 1
+
+    def sending() -> bool:
+        return any(t.name == "tiktok-sandbox-webhooks" for t in threading.enumerate())
+
+    for _ in range(100):
+        if not sending():
+            break
+        threading.Event().wait(0.1)
+    assert not sending()
+    sandbox.advance_post(first)
+    assert [e.event for e in events(sandbox, site)] == [
+        "post.publish.complete",
+        "post.publish.publicly_available",
+    ]
