@@ -1200,9 +1200,14 @@ def test_a_failed_photo_pull_fails_as_photo_pull_failed(
     assert (post.status, post.fail_reason) == ("FAILED", "photo_pull_failed")
 
 
-def test_reset_forgets_posts(server: SandboxServer, sandbox: Sandbox) -> None:
-    access = grant(sandbox)
-    init_upload(server, access, 10)
+def test_the_home_page_lists_posts_until_a_reset(
+    server: SandboxServer, sandbox: Sandbox
+) -> None:
+    assert "<h2>Posts</h2>" not in requests.get(server.url, timeout=10).text
+    publish_id, _ = init_upload(server, grant(sandbox), 10)
+    home = requests.get(server.url, timeout=10).text
+    assert f"<code>{publish_id}</code>" in home
+    assert "VIDEO DIRECT_POST FILE_UPLOAD" in home
     sandbox.reset()
     assert sandbox.posts == []
 
