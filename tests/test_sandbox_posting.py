@@ -747,19 +747,28 @@ def test_the_upload_url_lifetime_is_an_option(
     assert put(url, path, 0, 9).status_code == 403
 
 
-def test_a_64_mb_upload_is_streamed_not_kept(
-    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+@pytest.mark.parametrize(
+    ("content_type", "status_code"),
+    [("video/mp4", 201), ("application/x-www-form-urlencoded", 400)],
+)
+def test_a_64_mb_chunk_is_streamed_not_kept(
+    server: SandboxServer,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    content_type: str,
+    status_code: int,
 ) -> None:
     path = sparse_file(tmp_path, 64_000_000)
     _, url = init_upload(server, grant(sandbox), 64_000_000)
     tracemalloc.start()
     try:
-        assert put(url, path, 0, 64_000_000 - 1).status_code == 201
+        sent = put(url, path, 0, 64_000_000 - 1, content_type=content_type)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # Not the 64 MB: 1 MB reads, plus the 10 MB buffer werkzeug's server
-    # allocates once per request to drain what a client might still send.
+    assert sent.status_code == status_code
+    # Not the 64 MB (nor a form parsed from them): 1 MB reads, plus the 10 MB
+    # buffer werkzeug's server allocates once per request to drain the socket.
     assert peak < 16 * MB
 
 
@@ -1191,8 +1200,38 @@ def test_a_failed_photo_pull_fails_as_photo_pull_failed(
     assert (post.status, post.fail_reason) == ("FAILED", "photo_pull_failed")
 
 
-def test_reset_forgets_posts(server: SandboxServer, sandbox: Sandbox) -> None:
-    access = grant(sandbox)
-    init_upload(server, access, 10)
+def test_the_home_page_lists_posts_until_a_reset(
+    server: SandboxServer, sandbox: Sandbox
+) -> None:
+    assert "<h2>Posts</h2>" not in requests.get(server.url, timeout=10).text
+    publish_id, _ = init_upload(server, grant(sandbox), 10)
+    home = requests.get(server.url, timeout=10).text
+    assert f"<code>{publish_id}</code>" in home
+    assert "VIDEO DIRECT_POST FILE_UPLOAD" in home
     sandbox.reset()
     assert sandbox.posts == []
+
+
+def test_the_event_thread_ends_when_idle_and_starts_again(
+    server: SandboxServer, sandbox: Sandbox, site: Site, tmp_path: Path
+) -> None:
+    path = sparse_file(tmp_path, 100)
+    access = grant(sandbox)
+    first, url = init_upload(server, access, 100, privacy_level="PUBLIC_TO_EVERYONE")
+    upload(url, path, 100)
+    sandbox.advance_post(first)
+    assert len(sandbox.flush_webhooks()) == 1
+
+    def sending() -> bool:
+        return any(t.name == "tiktok-sandbox-webhooks" for t in threading.enumerate())
+
+    for _ in range(100):
+        if not sending():
+            break
+        threading.Event().wait(0.1)
+    assert not sending()
+    sandbox.advance_post(first)
+    assert [e.event for e in events(sandbox, site)] == [
+        "post.publish.complete",
+        "post.publish.publicly_available",
+    ]

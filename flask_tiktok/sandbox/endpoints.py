@@ -71,12 +71,15 @@ def current_fault() -> Fault | None:
     return cast("Fault | None", g.get("sandbox_fault"))
 
 
-def tiktok_endpoint(name: str, *, faults: bool = True) -> Callable[[_View], _View]:
+def tiktok_endpoint(
+    name: str, *, streams_body: bool = False
+) -> Callable[[_View], _View]:
     """Record each request to the view as ``name``, then apply injected faults.
 
-    A fault the view acts on itself is left in :func:`current_fault`; with
-    ``faults=False`` the view draws its faults itself (the chunk upload, which
-    must read or drop the body first).
+    A fault the view acts on itself is left in :func:`current_fault`. A view
+    that ``streams_body`` (the chunk upload) gets its body unread (no form or
+    JSON is recorded) and draws its faults itself, since it must read or drop
+    the body first.
     """
 
     def decorate(view: _View) -> _View:
@@ -89,12 +92,12 @@ def tiktok_endpoint(name: str, *, faults: bool = True) -> Callable[[_View], _Vie
                     method=request.method,
                     path=request.path,
                     args=request.args.to_dict(),
-                    form=request.form.to_dict(),
-                    json=request.get_json(silent=True),
+                    form={} if streams_body else request.form.to_dict(),
+                    json=None if streams_body else request.get_json(silent=True),
                     headers=dict(request.headers),
                 )
             )
-            fault = sandbox.faults.take(name) if faults else None
+            fault = None if streams_body else sandbox.faults.take(name)
             if fault is not None:
                 response = fault_response(fault, name)
                 if response is not None:

@@ -59,7 +59,7 @@ def render_error(title: str, detail: str) -> Response:
 
 @pages.get("/")
 def home() -> Response:
-    """Users, and which apps each has authorized, with a Disconnect button."""
+    """Users, the apps each has authorized (with a Disconnect button), posts."""
     sandbox = current_sandbox()
     granted: dict[str, list[tuple[SandboxApp, tuple[str, ...]]]] = {}
     for entry in sandbox.authorizations():
@@ -71,6 +71,7 @@ def home() -> Response:
         apps=sandbox.apps,
         users=sandbox.users,
         granted=granted,
+        posts=sandbox.posts,
         notice=request.args.get("notice", ""),
     )
     return Response(html, mimetype="text/html")

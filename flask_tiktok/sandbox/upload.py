@@ -122,7 +122,7 @@ def _chunk(post: SandboxPost) -> tuple[int, int] | Response:
 
 
 @upload.put("/upload/video/<upload_id>/")
-@tiktok_endpoint("video_upload", faults=False)
+@tiktok_endpoint("video_upload", streams_body=True)
 def put_chunk(upload_id: str) -> Response:
     """Receive one chunk: 206 (more expected) or 201 (all received)."""
     sandbox = current_sandbox()

@@ -69,6 +69,10 @@ class WebhookDelivery:
     error: str = ""
 
 
+#: How long the sending thread waits for another event before it ends.
+_IDLE_SECONDS = 1.0
+
+
 class WebhookSender:
     """Sends events from one background thread, in order, recording each answer.
 
@@ -124,7 +128,15 @@ class WebhookSender:
 
     def _run(self) -> None:
         while True:
-            target, secret, body, stamp = self._queue.get()
+            try:
+                target, secret, body, stamp = self._queue.get(timeout=_IDLE_SECONDS)
+            except queue.Empty:
+                with self._idle:
+                    # send() counts an event before queueing it: none is coming.
+                    if not self._pending:
+                        self._thread = None
+                        return
+                continue
             try:
                 answer = deliver(target.url, secret, body, stamp)
             except requests.RequestException as exc:
