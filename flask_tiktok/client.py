@@ -13,14 +13,13 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from authlib.common.urls import add_params_to_qs
 from authlib.integrations.requests_client import OAuth2Session
 
 from .errors import (
-    TikTokAPIError,
     TikTokError,
     TikTokFetchError,
     UnexpectedResponseError,
@@ -132,6 +131,16 @@ class _TikTokOAuth2Session(OAuth2Session):  # type: ignore[misc]
         kwargs["allow_redirects"] = False
         with bounded(self._deadline):
             if self._transport is not None:
+                # The app's session decides its proxies and TLS settings (this
+                # session's, filled in by request(), know none of them).
+                settings = self._transport.merge_environment_settings(
+                    request.url, {}, True, None, None
+                )
+                kwargs.update(
+                    proxies=settings["proxies"],
+                    verify=settings["verify"],
+                    cert=settings["cert"],
+                )
                 response = self._transport.send(request, **kwargs)
             else:
                 response = super().send(request, **kwargs)
@@ -541,21 +550,26 @@ class TikTokClient:
 
         Polls every ``interval`` seconds (at least 2, TikTok's 30 calls a
         minute), the pause growing by half each time up to 30 seconds; a
-        rate-limited answer waits what TikTok asks (or a minute). Raises
+        rate-limited answer waits what TikTok asks (or a minute), and a
+        transient failure (no answer, a 5xx) is asked again. Raises
         ``TimeoutError`` after ``timeout`` seconds: processing usually takes
         a minute, moderation of a public post sometimes hours, which a
         webhook (``tiktok_post_updated``) follows better than polling.
         """
+        if not (0 < timeout < float("inf") and 0 < interval < float("inf")):
+            raise ValueError("timeout and interval are numbers of seconds above 0")
         give_up = time.monotonic() + timeout
         pause = max(interval, MIN_STATUS_INTERVAL)
         paused = 0.0  # counted besides the clock: the limit holds whatever sleep does
         while True:
             try:
                 status = self.get_post_status(access_token, publish_id)
-            except TikTokAPIError as exc:
-                if not exc.rate_limited:
+            except TikTokError as exc:
+                if not exc.transient:
                     raise
-                wait = exc.retry_after or 60.0
+                # Rate limited: what TikTok asks, else its minute; TikTok
+                # unreachable or failing inside: the usual pause.
+                wait = exc.retry_after or (60.0 if exc.rate_limited else pause)
             else:
                 if status.done:
                     return status
@@ -587,7 +601,9 @@ class TikTokClient:
             data = self._post_json(path, access_token, body)
             publish_id = _publish_id(data)
             upload_url = data.get("upload_url")
-            if not isinstance(upload_url, str) or not upload_url:
+            if not isinstance(upload_url, str) or not _same_security(
+                upload_url, self.api_base_url
+            ):
                 raise UnexpectedResponseError(200, json.dumps(data)[:1000])
             upload_chunks(
                 self._put_chunk,
@@ -614,8 +630,8 @@ class TikTokClient:
         self, url: str, body: Any, headers: dict[str, str], deadline: float
     ) -> requests.Response:
         # The upload_url is TikTok's own signed URL: no Bearer token.
-        with bounded(deadline):
-            try:
+        try:
+            with bounded(deadline):
                 response: requests.Response = self._oauth.request(
                     "PUT",
                     url,
@@ -624,8 +640,8 @@ class TikTokClient:
                     timeout=self.timeout,
                     withhold_token=True,
                 )
-            except requests.RequestException as exc:
-                raise TikTokFetchError(exc) from exc
+        except requests.RequestException as exc:
+            raise TikTokFetchError(exc) from exc
         return response
 
     def api_request(
@@ -747,6 +763,13 @@ _MAX_FIELD_LENGTH = 1024
 
 def _redacted(body: Mapping[str, Any]) -> str:
     return json.dumps({k: "<redacted>" if "token" in k else v for k, v in body.items()})
+
+
+def _same_security(upload_url: str, api_base_url: str) -> bool:
+    """Whether the file may go to ``upload_url``: ``https://`` (plain
+    ``http://`` only when the API itself is, as a sandbox on loopback is)."""
+    scheme = urlsplit(upload_url).scheme.lower()
+    return scheme == "https" or (scheme == "http" and api_base_url.startswith("http:"))
 
 
 def _publish_id(data: Mapping[str, Any]) -> str:

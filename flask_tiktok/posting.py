@@ -10,6 +10,7 @@ themselves are :class:`~flask_tiktok.TikTokClient`'s; the chunk uploads are
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
@@ -184,12 +185,16 @@ def chunk_layout(size: int, chunk_size: int | None = None) -> ChunkLayout:
 
 def utf16_length(text: str) -> int:
     """The length of ``text`` in UTF-16 code units, as TikTok counts titles."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _text(name: str, value: Any, limit: int) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} is a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"the {name} holds a lone surrogate: not text") from None
     if utf16_length(value) > limit:
         raise ValueError(
             f"the {name} is over TikTok's {limit:,} UTF-16 units"
@@ -211,18 +216,44 @@ def _privacy(level: Any, *, branded: bool) -> str:
     return str(level)
 
 
+def _options(given: Mapping[str, Any], known: type, flags: Iterable[str]) -> None:
+    """Refuse an option that is not one (a typo would be ignored by TikTok)
+    and a flag that is not a bool (``"false"`` would be true)."""
+    unknown = sorted(set(given) - set(known.__annotations__))
+    if unknown:
+        raise TypeError(
+            f"unknown option {unknown[0]!r}; the options are"
+            f" {', '.join(sorted(known.__annotations__))}"
+        )
+    for flag in flags:
+        if flag in given and not isinstance(given[flag], bool):
+            raise TypeError(f"{flag} is True or False, not {given[flag]!r}")
+
+
+_VIDEO_FLAGS = (
+    "disable_comment",
+    "disable_duet",
+    "disable_stitch",
+    "brand_content",
+    "brand_organic",
+    "is_aigc",
+)
+_PHOTO_FLAGS = ("disable_comment", "auto_add_music", "brand_content", "brand_organic")
+
+
 def video_post_info(privacy_level: str, options: VideoOptions) -> dict[str, Any]:
     """The ``post_info`` of a direct video post, checked."""
+    _options(options, VideoOptions, _VIDEO_FLAGS)
     info: dict[str, Any] = {
         "privacy_level": _privacy(
-            privacy_level, branded=bool(options.get("brand_content"))
+            privacy_level, branded=options.get("brand_content", False)
         ),
-        "disable_comment": bool(options.get("disable_comment", False)),
-        "disable_duet": bool(options.get("disable_duet", False)),
-        "disable_stitch": bool(options.get("disable_stitch", False)),
-        "brand_content_toggle": bool(options.get("brand_content", False)),
-        "brand_organic_toggle": bool(options.get("brand_organic", False)),
-        "is_aigc": bool(options.get("is_aigc", False)),
+        "disable_comment": options.get("disable_comment", False),
+        "disable_duet": options.get("disable_duet", False),
+        "disable_stitch": options.get("disable_stitch", False),
+        "brand_content_toggle": options.get("brand_content", False),
+        "brand_organic_toggle": options.get("brand_organic", False),
+        "is_aigc": options.get("is_aigc", False),
     }
     if "title" in options:
         info["title"] = _text("title", options["title"], MAX_VIDEO_TITLE)
@@ -241,6 +272,7 @@ def photo_body(
     prefixes: Sequence[str],
 ) -> dict[str, Any]:
     """The body of ``post/publish/content/init/`` for a photo post, checked."""
+    _options(options, PhotoOptions, _PHOTO_FLAGS)
     if isinstance(photos, str):
         raise TypeError("photos is a list of image URLs, not one string")
     urls = [check_pull_url(url, prefixes) for url in photos]
@@ -265,12 +297,21 @@ def photo_body(
         if privacy_level is None:
             raise ValueError("a direct photo post needs a privacy_level")
         info["privacy_level"] = _privacy(
-            privacy_level, branded=bool(options.get("brand_content"))
+            privacy_level, branded=options.get("brand_content", False)
         )
-        info["disable_comment"] = bool(options.get("disable_comment", False))
-        info["auto_add_music"] = bool(options.get("auto_add_music", False))
-        info["brand_content_toggle"] = bool(options.get("brand_content", False))
-        info["brand_organic_toggle"] = bool(options.get("brand_organic", False))
+        info["disable_comment"] = options.get("disable_comment", False)
+        info["auto_add_music"] = options.get("auto_add_music", False)
+        info["brand_content_toggle"] = options.get("brand_content", False)
+        info["brand_organic_toggle"] = options.get("brand_organic", False)
+    else:
+        direct_only = [f for f in _PHOTO_FLAGS if f in options]
+        if privacy_level is not None or direct_only:
+            raise ValueError(
+                "privacy_level and "
+                + ", ".join(_PHOTO_FLAGS)
+                + " are for a direct post; a MEDIA_UPLOAD draft is finished by"
+                " the creator in TikTok"
+            )
     return {
         "post_info": info,
         "source_info": {
@@ -283,23 +324,53 @@ def photo_body(
     }
 
 
-def _https_origin(url: str, what: str) -> tuple[str, str]:
-    """``(scheme://host[:port], path...)`` of an ``https://`` URL with a name host."""
+#: Characters a media URL may not hold as they are: whitespace and controls
+#: (``urlsplit`` drops some silently, so what is checked would not be what
+#: is sent), a backslash, a fragment.
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\#]")
+#: A path segment that is a dot segment, plainly or percent-encoded, or a
+#: percent-encoded slash or backslash: a way out of a verified prefix.
+_ESCAPE = re.compile(r"(^|/)(\.|%2e){1,2}(/|$)|%2f|%5c", re.IGNORECASE)
+
+
+def _canonical(url: str, what: str) -> str:
+    """``https://host[:port]/path[?query]`` of a media URL or prefix, checked
+    (the host in lower case, no default port, ``/`` for an empty path)."""
+    if _UNSAFE.search(url):
+        raise ValueError(
+            f"{what} must not hold spaces, control characters, a backslash or"
+            " a fragment"
+        )
     parts = urlsplit(url)
     if parts.scheme.lower() != "https" or not parts.hostname:
         raise ValueError(f"{what} must be an https:// URL (TikTok pulls only those)")
     if parts.username is not None or parts.password is not None:
         raise ValueError(f"{what} must not carry a user name or password")
-    try:
-        ipaddress.ip_address(parts.hostname.strip("[]"))
-    except ValueError:
-        pass
-    else:
+    if _is_address(parts.hostname):
         raise ValueError(
             f"{what} must name its host, not an IP address (TikTok's rule)"
         )
-    origin = f"https://{parts.netloc.lower()}"
-    return origin, url[len(parts.scheme) + 3 + len(parts.netloc) :]
+    if _ESCAPE.search(parts.path):
+        raise ValueError(f"{what} must not hold '.' or '..' segments or %2F / %5C")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{what} has an invalid port") from None
+    host = parts.hostname + (f":{port}" if port not in (None, 443) else "")
+    query = f"?{parts.query}" if parts.query else ""
+    return f"https://{host}{parts.path or '/'}{query}"
+
+
+def _is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address in any spelling a resolver takes
+    (``127.1``, ``2130706433``, ``0x7f000001``, a trailing dot): no top-level
+    domain is numeric."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        top = host.rstrip(".").rsplit(".", 1)[-1].lower()
+        return top.isdigit() or top.startswith("0x")
+    return True
 
 
 def verified_prefixes(prefixes: Iterable[str]) -> list[str]:
@@ -307,29 +378,27 @@ def verified_prefixes(prefixes: Iterable[str]) -> list[str]:
 
     A prefix is compared with whole URLs: ``https://media.example.com`` is kept
     as ``https://media.example.com/`` so that it does not also match
-    ``https://media.example.com.evil.example/``.
+    ``https://media.example.com.evil.example/``. A prefix that does not end
+    with ``/`` matches as TikTok matches it, letter by letter
+    (``https://cdn.example.com/pub`` covers ``/public/`` too).
     """
-    checked = []
-    for prefix in prefixes:
-        origin, rest = _https_origin(prefix, f"the URL prefix {prefix!r}")
-        checked.append(origin + (rest or "/"))
-    return checked
+    return [_canonical(prefix, f"the URL prefix {prefix!r}") for prefix in prefixes]
 
 
 def check_pull_url(url: Any, prefixes: Sequence[str]) -> str:
-    """A media URL TikTok can pull: ``https://``, a host name, and (when the app
-    lists its verified prefixes) under one of them."""
+    """A media URL TikTok can pull, as it is sent: ``https://``, a host name,
+    no way out of its path, and (when the app lists its verified prefixes)
+    under one of them."""
     if not isinstance(url, str):
         raise TypeError(f"a media URL is a string, not {type(url).__name__}")
-    origin, rest = _https_origin(url, f"the media URL {url!r}")
-    normal = origin + (rest or "/")
-    if prefixes and not any(normal.startswith(prefix) for prefix in prefixes):
+    canonical = _canonical(url, f"the media URL {url!r}")
+    if prefixes and not any(canonical.startswith(prefix) for prefix in prefixes):
         raise ValueError(
             f"the media URL {url!r} is not under a URL prefix verified for this app"
             " (TIKTOK_VERIFIED_URL_PREFIXES); TikTok would refuse it"
             " (url_ownership_unverified)"
         )
-    return url
+    return canonical
 
 
 def _flag(data: Mapping[str, Any], key: str) -> bool:

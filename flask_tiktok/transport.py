@@ -62,7 +62,13 @@ BLOCK_SIZE = 262_144
 
 
 class _Call:
-    """One call's deadline and the sockets it uses until it ends."""
+    """One call's deadline and the sockets it uses until it ends.
+
+    Each socket is watched through a duplicate of its descriptor: TLS wraps
+    (and detaches) the socket it is given, and a duplicate still reaches the
+    connection underneath, during the handshake too. The duplicates are
+    closed when the call ends.
+    """
 
     __slots__ = ("deadline", "expired", "finished", "lock", "seconds", "sockets")
 
@@ -75,34 +81,43 @@ class _Call:
         self.lock = threading.Lock()
 
     def watch(self, sock: socket.socket | None) -> None:
-        if sock is None:
+        if sock is None or sock.fileno() < 0:
             return
         with self.lock:
             if self.finished:
                 return
-            self.sockets.append(sock)
-            if not self.expired:
+            try:
+                watched = socket.socket(
+                    sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno())
+                )
+            except OSError:
                 return
-        _shut(sock)
+            self.sockets.append(watched)
+            if self.expired:
+                _shut(watched)
 
     def expire(self) -> None:
+        # Under the lock: a call that has finished (its connection back in
+        # the pool, perhaps another call's now) is never shut.
         with self.lock:
             if self.finished:
                 return
             self.expired = True
-            sockets = list(self.sockets)
-        for sock in sockets:
-            _shut(sock)
+            for sock in self.sockets:
+                _shut(sock)
 
     def finish(self) -> None:
         with self.lock:
             self.finished = True
+            for sock in self.sockets:
+                sock.close()
             self.sockets.clear()
 
 
 def _shut(sock: socket.socket) -> None:
-    # shutdown() wakes a thread blocked in recv() or send() on the socket;
-    # close() alone would not. The pool then discards the dead connection.
+    # shutdown() wakes a thread blocked in recv(), send() or a TLS handshake
+    # on the connection; close() alone would not. The pool then discards the
+    # dead connection.
     with contextlib.suppress(OSError):  # already closed or never connected
         sock.shutdown(socket.SHUT_RDWR)
 
@@ -111,30 +126,26 @@ class _Watchdog:
     """One thread for every call's deadline (a heap, soonest first)."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        # Also in a forked child (gunicorn forks after loading the app): it
+        # inherits neither the thread nor, safely, a lock held at the fork.
         self._heap: list[tuple[float, int, _Call]] = []
         self._order = itertools.count()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
 
     def add(self, call: _Call) -> None:
         with self._wake:
-            self._ensure_thread()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="flask-tiktok-deadlines", daemon=True
+                )
+                self._thread.start()
             heapq.heappush(self._heap, (call.deadline, next(self._order), call))
             if self._heap[0][2] is call:
                 self._wake.notify()
-
-    def _ensure_thread(self) -> None:
-        # A forked worker (gunicorn) inherits the heap but not the thread.
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._heap.clear()
-            self._thread = None
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="flask-tiktok-deadlines", daemon=True
-            )
-            self._thread.start()
 
     def _run(self) -> None:
         while True:
@@ -153,6 +164,8 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watchdog._reset)
 _current: ContextVar[_Call | None] = ContextVar("flask_tiktok_call", default=None)
 
 
@@ -193,6 +206,7 @@ class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
 
 
 _POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+_PLAIN_POOLS = {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}
 
 
 class TikTokHTTPAdapter(HTTPAdapter):
@@ -211,35 +225,54 @@ class TikTokHTTPAdapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = _POOLS
+        # An HTTP(S) proxy's pools are the plain ones: watch them. A SOCKS
+        # proxy's have pools of their own (the deadline covers the body).
+        if manager.pool_classes_by_scheme == _PLAIN_POOLS:
+            manager.pool_classes_by_scheme = _POOLS
         return manager
 
 
 @contextmanager
 def bounded(seconds: float) -> Iterator[None]:
-    """Give every request sent inside the block, together, ``seconds`` to end.
+    """Give the request sent inside the block ``seconds`` to end, all of it.
 
     Inside another bounded block, the outer block's deadline applies (an
     upload gives a chunk longer than one API call). When the deadline passes,
-    the block's requests raise :class:`~flask_tiktok.TikTokFetchError` (cause:
-    ``requests.Timeout``).
+    the request raises :class:`~flask_tiktok.TikTokFetchError` (cause:
+    ``requests.Timeout``), even if what it had read by then looked complete.
     """
     if _current.get() is not None:
         yield
         return
     call = _Call(seconds)
-    token = _current.set(call)
     _watchdog.add(call)
+    token = _current.set(call)
     try:
         yield
     except (requests.RequestException, OSError) as exc:
         if call.expired:
-            timeout = requests.Timeout(f"TikTok did not answer within {seconds:g} s")
-            raise TikTokFetchError(timeout) from exc
+            raise _timed_out(seconds) from exc
         raise
     finally:
         call.finish()
         _current.reset(token)
+    if call.expired:
+        raise _timed_out(seconds)
+
+
+def _timed_out(seconds: float) -> TikTokFetchError:
+    return TikTokFetchError(
+        requests.Timeout(f"TikTok did not answer within {seconds:g} s")
+    )
+
+
+def _release(response: requests.Response) -> None:
+    """End the current call, then let the connection go back to the pool:
+    its deadline can no longer shut it under another call."""
+    call = _current.get()
+    if call is not None:
+        call.finish()
+    response.close()
 
 
 def read_capped(response: requests.Response, limit: int) -> bytes:
@@ -268,8 +301,13 @@ def read_capped(response: requests.Response, limit: int) -> bytes:
             body += decoder.flush()
             if len(body) > limit:
                 _too_large(response, limit)
+            if not decoder.eof or decoder.unused_data:
+                raise UnexpectedResponseError(
+                    response.status_code,
+                    "compressed body cut short, or followed by other data",
+                )
     finally:
-        response.close()
+        _release(response)
     content = bytes(body)
     response._content = content
     return content

@@ -3,9 +3,9 @@
 A file is sent in TikTok's chunk layout (:func:`~flask_tiktok.posting.chunk_layout`),
 one ``PUT`` per chunk with ``Content-Type``, ``Content-Length`` and
 ``Content-Range``, read from the file a block at a time: never more than one
-block of it is in memory. A chunk that meets a 5xx or a dropped connection is
-sent again (with a pause that doubles); a 416 resumes from the bytes TikTok
-says it has; anything else ends the upload with
+block of it is in memory. A chunk that meets a 5xx, a 429 or a dropped
+connection is sent again (with a pause that doubles); a 416 resumes from the
+bytes TikTok says it has; anything else ends the upload with
 :class:`~flask_tiktok.TikTokUploadError`.
 """
 
@@ -95,7 +95,8 @@ class VideoFile:
                 raise ValueError(_UNSEEKABLE)
             try:
                 self.start = self.file.tell()
-                self.size = self.file.seek(0, io.SEEK_END) - self.start
+                self.file.seek(0, io.SEEK_END)
+                self.size = self.file.tell() - self.start
                 self.file.seek(self.start)
             except (AttributeError, OSError):
                 raise ValueError(_UNSEEKABLE) from None
@@ -105,6 +106,20 @@ class VideoFile:
         except BaseException:
             self.close()
             raise
+
+    def check_unchanged(self, publish_id: str) -> None:
+        """Raise if the file is shorter than it was when measured (a chunk
+        would stall short of its ``Content-Length``)."""
+        try:
+            now = os.fstat(self.file.fileno()).st_size
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return  # not a file on disk: nothing to ask
+        if now < self.start + self.size:
+            raise TikTokUploadError(
+                f"the file shrank during the upload ({self.start + self.size:,}"
+                f" bytes measured, {now:,} now)",
+                publish_id=publish_id,
+            )
 
     def close(self) -> None:
         """Close the file if it was opened here."""
@@ -166,6 +181,7 @@ def upload_chunks(
     while index < layout.count:
         start, length = layout.chunk(index)
         last = index == layout.count - 1
+        video.check_unchanged(publish_id)
         headers = {
             "Content-Type": video.content_type,
             "Content-Length": str(length),
@@ -201,7 +217,7 @@ def upload_chunks(
                     )
                 index, attempts, resumes = resume, 0, resumes + 1
                 continue
-            if status < 500:
+            if status < 500 and status != 429:
                 raise _refused(status, index, layout, publish_id, received)
         attempts += 1
         if attempts > RETRIES:

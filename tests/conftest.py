@@ -11,6 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests_mock
+from example_support import (
+    LiveSite,
+    clean_environment,
+    creator_app,
+    example_sandbox,
+    serve,
+)
 from flask import Flask
 from helpers import (
     REVOKE_URL,
@@ -151,3 +158,22 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             yellow=True,
             bold=True,
         )
+
+
+# -- examples/creator ---------------------------------------------------------
+
+
+@pytest.fixture
+def creator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Flask]:
+    """The creator example for the test client (CSRF tokens not asked)."""
+    clean_environment(monkeypatch)
+    with creator_app(tmp_path, csrf=False) as app:
+        yield app
+
+
+@pytest.fixture
+def creator_site(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LiveSite]:
+    """The creator example served on loopback for a browser, CSRF on."""
+    clean_environment(monkeypatch)
+    with creator_app(tmp_path) as app, serve(app) as url:
+        yield LiveSite(url, app.config["SANDBOX_URL"], example_sandbox(app))

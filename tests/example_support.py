@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 from flask import Flask
@@ -113,3 +113,27 @@ def docs_screenshot(page: Page, name: str) -> Path:
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(picture)
     return path
+
+
+class LiveSite(NamedTuple):
+    """An example served on loopback, and the sandbox it runs on."""
+
+    url: str
+    sandbox_url: str
+    sandbox: Sandbox
+
+
+@contextmanager
+def creator_app(directory: Path, *, csrf: bool = True) -> Iterator[Flask]:
+    """The creator example on a SQLite file in ``directory``, wired to its
+    sandbox; ``csrf=False`` for the test client's form posts (a browser gets
+    the forms' tokens)."""
+    config = {
+        "SECRET_KEY": "creator-test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{directory / 'creator.db'}",
+        "WTF_CSRF_ENABLED": csrf,
+    }
+    with example_app(config, "creator") as app:
+        yield app
+        with app.app_context():
+            app.extensions["sqlalchemy"].engines[None].dispose()

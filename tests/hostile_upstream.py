@@ -6,7 +6,14 @@
 - ``drip-body``: the headers at once, then the body one byte every 0.2 s;
 - ``gzip-bomb``: about 0.5 MB of gzip that inflates to 512 MB;
 - ``big-body``: a plain 100 MB body;
+- ``drip-close``: a body without a length (it ends when the connection
+  closes), dripped;
+- ``tls-drip``: for an ``https://`` client, a TLS handshake record dripped a
+  byte every 0.2 s (the handshake never ends);
 - ``ok``: a valid answer at once.
+
+The first line of every request it got is kept in ``REQUEST_LINES`` (a proxy
+sees the whole URL there).
 
 Run as a script (``python hostile_upstream.py MODE TIMEOUT``), it calls the
 server with a :class:`~flask_tiktok.TikTokClient` of that timeout in a fresh
@@ -50,6 +57,7 @@ def _gzip_bomb() -> bytes:
 
 
 _bombs: list[bytes] = []
+REQUEST_LINES: list[bytes] = []
 
 
 def _answer(conn: socket.socket, mode: str) -> None:
@@ -59,6 +67,14 @@ def _answer(conn: socket.socket, mode: str) -> None:
             time.sleep(DRIP_PAUSE)
     elif mode == "drip-body":
         conn.sendall(_head(len(OK_BODY)))
+        for byte in OK_BODY:
+            conn.sendall(bytes([byte]))
+            time.sleep(DRIP_PAUSE)
+    elif mode == "drip-close":
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\n\r\n"
+        )
         for byte in OK_BODY:
             conn.sendall(bytes([byte]))
             time.sleep(DRIP_PAUSE)
@@ -78,6 +94,12 @@ def _answer(conn: socket.socket, mode: str) -> None:
 def _handle(conn: socket.socket, modes: list[str]) -> None:
     with conn:
         try:
+            if modes[0] == "tls-drip":
+                # A handshake record header announcing 16 kB, then its bytes.
+                for byte in b"\x16\x03\x03\x40\x00" + b"\x02" * 16384:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(DRIP_PAUSE)
+                return
             while True:
                 request = b""
                 while b"\r\n\r\n" not in request:
@@ -85,6 +107,7 @@ def _handle(conn: socket.socket, modes: list[str]) -> None:
                     if not data:
                         return
                     request += data
+                REQUEST_LINES.append(request.split(b"\r\n", 1)[0])
                 # Each connection's next answer takes the next mode; the last
                 # mode repeats.
                 mode = modes.pop(0) if len(modes) > 1 else modes[0]

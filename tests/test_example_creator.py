@@ -3,21 +3,15 @@ test client, then in a real browser on the sandbox's consent page)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-import pytest
 from example_support import (
-    clean_environment,
+    LiveSite,
     docs_screenshot,
-    example_app,
     example_sandbox,
-    serve,
 )
 from flask import Flask
 
-from flask_tiktok.sandbox import Sandbox
 from flask_tiktok.testing import connect_as
 
 if TYPE_CHECKING:
@@ -25,20 +19,6 @@ if TYPE_CHECKING:
 
 ALICE = "sandbox-open-id-alice"
 BOB = "sandbox-open-id-bob"
-
-
-@pytest.fixture
-def creator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Flask]:
-    """The creator example on a SQLite file of its own, wired to its sandbox."""
-    clean_environment(monkeypatch)
-    config = {
-        "SECRET_KEY": "creator-test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'creator.db'}",
-    }
-    with example_app(config, "creator") as app:
-        yield app
-        with app.app_context():
-            app.extensions["sqlalchemy"].engines[None].dispose()
 
 
 def sign_up(client: Any, email: str) -> None:
@@ -100,18 +80,6 @@ def test_the_cron_command_refreshes_every_account(creator: Flask) -> None:
 # -- in a real browser -----------------------------------------------------------
 
 
-class Site(NamedTuple):
-    url: str
-    sandbox_url: str
-    sandbox: Sandbox
-
-
-@pytest.fixture
-def site(creator: Flask) -> Iterator[Site]:
-    with serve(creator) as url:
-        yield Site(url, creator.config["SANDBOX_URL"], example_sandbox(creator))
-
-
 def browser_sign_up(page: Page, url: str, email: str) -> None:
     page.goto(f"{url}/signup")
     page.fill('input[name="email"]', email)
@@ -120,23 +88,23 @@ def browser_sign_up(page: Page, url: str, email: str) -> None:
     page.wait_for_url(f"{url}/accounts")
 
 
-def browser_connect(page: Page, site: Site, open_id: str) -> None:
+def browser_connect(page: Page, creator_site: LiveSite, open_id: str) -> None:
     page.click("#connect")
-    page.wait_for_url(f"{site.sandbox_url}/v2/auth/authorize/**")
+    page.wait_for_url(f"{creator_site.sandbox_url}/v2/auth/authorize/**")
     assert "disable_auto_auth=1" in page.url  # TikTok shows the account chooser
     page.check(f'input[name="open_id"][value="{open_id}"]')
     page.click("#authorize")
-    page.wait_for_url(f"{site.url}/accounts")
+    page.wait_for_url(f"{creator_site.url}/accounts")
 
 
 def test_in_a_browser_two_accounts_then_another_user_sees_none(
-    page: Page, site: Site
+    page: Page, creator_site: LiveSite
 ) -> None:
-    url = site.url
+    url = creator_site.url
     browser_sign_up(page, url, "ann@example.com")
     assert page.locator("#no-accounts").is_visible()
-    browser_connect(page, site, ALICE)
-    browser_connect(page, site, BOB)
+    browser_connect(page, creator_site, ALICE)
+    browser_connect(page, creator_site, BOB)
     names = page.locator(".account .name").all_inner_texts()
     assert [n.strip() for n in names] == ["Alice Sandbox", "Bob Sandbox <test>"]
     page.wait_for_function(
@@ -161,7 +129,7 @@ def test_in_a_browser_two_accounts_then_another_user_sees_none(
     page.wait_for_url(f"{url}/accounts")
     names = page.locator(".account .name").all_inner_texts()
     assert [n.strip() for n in names] == ["Bob Sandbox <test>"]
-    assert [c.form["token"] for c in site.sandbox.calls_to("revoke")] != []
+    assert [c.form["token"] for c in creator_site.sandbox.calls_to("revoke")] != []
     page.click("#signout")
     page.wait_for_url(f"{url}/")
 

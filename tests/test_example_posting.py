@@ -7,18 +7,15 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import av
 import pytest
 from example_support import (
-    clean_environment,
+    LiveSite,
     docs_screenshot,
-    example_app,
     example_sandbox,
-    serve,
 )
 from flask import Flask
 
@@ -49,19 +46,6 @@ def make_clip(seconds: int, fps: int = 2) -> bytes:
         for packet in stream.encode():
             container.mux(packet)
     return out.getvalue()
-
-
-@pytest.fixture
-def creator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Flask]:
-    clean_environment(monkeypatch)
-    config = {
-        "SECRET_KEY": "creator-test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'creator.db'}",
-    }
-    with example_app(config, "creator") as app:
-        yield app
-        with app.app_context():
-            app.extensions["sqlalchemy"].engines[None].dispose()
 
 
 def signed_up_with(creator: Flask, *open_ids: str) -> Any:
@@ -197,41 +181,29 @@ def test_someone_elses_account_is_not_found(creator: Flask) -> None:
 # -- in a real browser -------------------------------------------------------------
 
 
-class Site(NamedTuple):
-    url: str
-    sandbox_url: str
-    sandbox: Sandbox
-
-
-@pytest.fixture
-def site(creator: Flask) -> Iterator[Site]:
-    with serve(creator) as url:
-        yield Site(url, creator.config["SANDBOX_URL"], example_sandbox(creator))
-
-
-def open_post_page(page: Page, site: Site, open_id: str) -> None:
-    page.goto(f"{site.url}/signup")
+def open_post_page(page: Page, creator_site: LiveSite, open_id: str) -> None:
+    page.goto(f"{creator_site.url}/signup")
     page.fill('input[name="email"]', "ann@example.com")
     page.fill('input[name="password"]', "long enough")
     page.click("#submit")
-    page.wait_for_url(f"{site.url}/accounts")
+    page.wait_for_url(f"{creator_site.url}/accounts")
     page.click("#connect")
-    page.wait_for_url(f"{site.sandbox_url}/v2/auth/authorize/**")
+    page.wait_for_url(f"{creator_site.sandbox_url}/v2/auth/authorize/**")
     page.check(f'input[name="open_id"][value="{open_id}"]')
     page.click("#authorize")
-    page.wait_for_url(f"{site.url}/accounts")
+    page.wait_for_url(f"{creator_site.url}/accounts")
     page.locator(f'.account[data-open-id="{open_id}"]').get_by_role(
         "link", name="Post to TikTok"
     ).click()
-    page.wait_for_url(f"{site.url}/accounts/{open_id}/post")
+    page.wait_for_url(f"{creator_site.url}/accounts/{open_id}/post")
 
 
 def test_in_a_browser_a_video_is_posted_and_its_status_followed(
-    page: Page, site: Site, tmp_path: Path
+    page: Page, creator_site: LiveSite, tmp_path: Path
 ) -> None:
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(make_clip(3))
-    open_post_page(page, site, ALICE)
+    open_post_page(page, creator_site, ALICE)
     assert page.locator("#nickname").inner_text() == "Alice Sandbox"
     assert page.locator("#post").is_disabled()
     docs_screenshot(page, "creator-post")
@@ -241,24 +213,24 @@ def test_in_a_browser_a_video_is_posted_and_its_status_followed(
     page.select_option("#privacy", "SELF_ONLY")
     assert page.locator("#post").is_enabled()
     page.click("#post")
-    page.wait_for_url(re.compile(rf"{site.url}/accounts/{ALICE}/posts/.+"))
+    page.wait_for_url(re.compile(rf"{creator_site.url}/accounts/{ALICE}/posts/.+"))
     page.wait_for_function(
         "document.getElementById('post-status').dataset.status === 'PUBLISH_COMPLETE'",
         timeout=30_000,
     )
     assert page.locator("#post-status").inner_text() == "Posted to TikTok."
     publish_id = page.url.rsplit("/", 1)[1]
-    post = site.sandbox.find_post(publish_id)
+    post = creator_site.sandbox.find_post(publish_id)
     assert post is not None
     assert post.sha256 == hashlib.sha256(clip.read_bytes()).hexdigest()
-    [init] = site.sandbox.calls_to("video_init")
+    [init] = creator_site.sandbox.calls_to("video_init")
     assert init.json["post_info"]["title"] == "My first post #fyp"
 
 
 def test_in_a_browser_each_posting_rule_holds(
-    page: Page, site: Site, tmp_path: Path
+    page: Page, creator_site: LiveSite, tmp_path: Path
 ) -> None:
-    open_post_page(page, site, BOB)
+    open_post_page(page, creator_site, BOB)
     post = page.locator("#post")
     # Privacy: no default, the creator's own options.
     assert page.locator("#privacy").input_value() == ""
@@ -301,4 +273,52 @@ def test_in_a_browser_each_posting_rule_holds(
     page.select_option("#privacy", "FOLLOWER_OF_CREATOR")
     assert post.is_enabled()
     assert "Music Usage Confirmation" in page.locator("#declaration").inner_text()
-    assert site.sandbox.calls_to("video_init") == []  # nothing sent before consent
+    # Nothing is sent before the user presses Post.
+    assert creator_site.sandbox.calls_to("video_init") == []
+
+
+def test_a_post_without_the_forms_csrf_token_is_refused(
+    creator_site: LiveSite,
+) -> None:
+    # A cross-site page could otherwise post a video in the user's name.
+    import requests
+
+    session = requests.Session()
+    url = creator_site.url
+    signup = session.get(f"{url}/signup", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', signup)
+    assert token is not None
+    session.post(
+        f"{url}/signup",
+        data={
+            "email": "ann@example.com",
+            "password": "long enough",
+            "csrf_token": token[1],
+        },
+        timeout=10,
+    )
+    assert session.get(f"{url}/accounts", timeout=10).status_code == 200
+    answer = session.post(
+        f"{url}/accounts/{ALICE}/post",
+        data={"privacy": "SELF_ONLY"},
+        files={"video": ("clip.mp4", make_clip(1), "video/mp4")},
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    assert "CSRF" in answer.text
+    assert creator_site.sandbox.calls_to("video_init") == []
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "retryable"),
+    [("invalid_publish_id", 400, False), ("rate_limit_exceeded", 502, True)],
+)
+def test_a_status_tiktok_refuses_says_whether_to_ask_again(
+    creator: Flask, code: str, status: int, retryable: bool
+) -> None:
+    client = signed_up_with(creator, ALICE)
+    example_sandbox(creator).inject_fault("post_status", "api_error", code=code)
+    answer = client.get(f"/accounts/{ALICE}/posts/p_unknown/status")
+    assert answer.status_code == status
+    assert answer.get_json()["retryable"] is retryable
+    assert code in answer.get_json()["text"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import requests_mock as rm
 from helpers import CLIENT_KEY, CLIENT_SECRET, api_error_body
 
@@ -526,6 +527,21 @@ def test_an_unknown_privacy_level_is_refused(
         ("https://media.example.com/other/1.mp4", "not under a URL prefix verified"),
         ("https://cdn.example.org.evil.example/1.mp4", "not under a URL prefix"),
         ("https://evil.example/?u=https://media.example.com/videos/", "not under"),
+        (MEDIA + "../private/1.mp4", "'.' or '..' segments"),
+        (MEDIA + "%2e%2E/private/1.mp4", "'.' or '..' segments"),
+        (MEDIA + "..%2fprivate/1.mp4", "%2F / %5C"),
+        (MEDIA + "a%5C..%5Cb.mp4", "%2F / %5C"),
+        (MEDIA + "./1.mp4", "'.' or '..' segments"),
+        (MEDIA + "1.mp4\n", "control characters"),
+        (MEDIA + "1 .mp4", "spaces"),
+        ("https://media.example.com:99999/videos/1.mp4", "invalid port"),
+        ("https://media.example.com:8443/videos/1.mp4", "not under a URL prefix"),
+        (MEDIA + "1.mp4#x", "a fragment"),
+        ("https://media.example.com\\@evil.example/videos/1.mp4", "a backslash"),
+        ("https://127.1/videos/1.mp4", "not an IP address"),
+        ("https://2130706433/videos/1.mp4", "not an IP address"),
+        ("https://0x7f000001/videos/1.mp4", "not an IP address"),
+        ("https://127.0.0.1./videos/1.mp4", "not an IP address"),
     ],
 )
 def test_a_pull_url_is_checked_before_any_call(
@@ -543,6 +559,17 @@ def test_a_pull_url_is_checked_before_any_call(
         match,
         lambda: client.publish_photos("act.1", [url], privacy_level="SELF_ONLY"),
     )
+
+
+def test_the_url_sent_is_the_url_checked(client: TikTokClient, tiktok: Any) -> None:
+    tiktok.post(VIDEO_INIT_URL, json=ok({"publish_id": "p"}))
+    client.publish_video(
+        "act.1",
+        "https://MEDIA.example.com:443/videos/a.mp4?v=1",
+        privacy_level="SELF_ONLY",
+    )
+    sent = json.loads(tiktok.last_request.body)["source_info"]["video_url"]
+    assert sent == "https://media.example.com/videos/a.mp4?v=1"
 
 
 def test_prefixes_match_hosts_case_insensitively(
@@ -602,6 +629,59 @@ def test_photos_are_checked_before_any_call(
     refused(
         client, tiktok, match, lambda: client.publish_photos("act.1", photos, **options)
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"disable_comments": True}, "unknown option 'disable_comments'"),
+        ({"brand_content": "false"}, "brand_content is True or False, not 'false'"),
+        ({"disable_duet": 1}, "disable_duet is True or False"),
+        ({"title": "a\ud800b"}, "lone surrogate"),
+    ],
+)
+def test_video_options_are_checked(
+    client: TikTokClient, tiktok: Any, options: dict[str, Any], match: str
+) -> None:
+    refused(
+        client,
+        tiktok,
+        match,
+        lambda: client.publish_video(
+            "act.1", MEDIA + "1.mp4", privacy_level="SELF_ONLY", **options
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"privacy_level": "SELF_ONLY"},
+        {"disable_comment": True},
+        {"auto_add_music": True},
+    ],
+)
+def test_a_photo_draft_takes_no_direct_post_options(
+    client: TikTokClient, tiktok: Any, options: dict[str, Any]
+) -> None:
+    refused(
+        client,
+        tiktok,
+        "are for a direct post",
+        lambda: client.publish_photos(
+            "act.1", [MEDIA + "1.jpg"], post_mode="MEDIA_UPLOAD", **options
+        ),
+    )
+
+
+def test_an_upload_url_in_clear_is_refused(
+    client: TikTokClient, tiktok: Any, tmp_path: Path
+) -> None:
+    plain = "http://open-upload.tiktokapis.com/video/?upload_id=U"
+    tiktok.post(VIDEO_INIT_URL, json=ok({"publish_id": "p", "upload_url": plain}))
+    with pytest.raises(UnexpectedResponseError):
+        client.publish_video("act.1", sparse(tmp_path, 10), privacy_level="SELF_ONLY")
+    assert [r.method for r in tiktok.request_history] == ["POST"]
 
 
 def test_a_text_file_is_refused(
@@ -692,6 +772,33 @@ def test_waiting_gives_up_at_its_timeout(client: TikTokClient, tiktok: Any) -> N
         client.wait_for_post("act.1", "p1", timeout=60, sleep=pauses.append)
     assert sum(pauses) <= 60
     assert tiktok.call_count == len(pauses) + 1
+
+
+def test_waiting_rides_out_a_transient_failure(
+    client: TikTokClient, tiktok: Any
+) -> None:
+    tiktok.post(
+        STATUS_URL,
+        [
+            {"exc": requests.exceptions.ConnectionError("reset")},
+            {"status_code": 503, "text": "<html>busy</html>"},
+            {"json": ok({"status": "PUBLISH_COMPLETE"})},
+        ],
+    )
+    pauses: list[float] = []
+    assert client.wait_for_post("act.1", "p1", sleep=pauses.append).done
+    assert pauses == [5.0, 5.0]
+
+
+@pytest.mark.parametrize(
+    "bounds", [{"interval": float("nan")}, {"timeout": 0}, {"interval": -1}]
+)
+def test_waiting_refuses_bounds_that_bound_nothing(
+    client: TikTokClient, tiktok: Any, bounds: dict[str, float]
+) -> None:
+    with pytest.raises(ValueError, match="numbers of seconds above 0"):
+        client.wait_for_post("act.1", "p1", sleep=lambda s: None, **bounds)
+    assert tiktok.call_count == 0
 
 
 def test_waiting_raises_what_is_not_a_rate_limit(

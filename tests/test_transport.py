@@ -20,7 +20,7 @@ import pytest
 import requests
 from flask import Flask
 from helpers import CLIENT_KEY, CLIENT_SECRET, USER_INFO_URL, create_app, log_in
-from hostile_upstream import serve
+from hostile_upstream import REQUEST_LINES, serve
 
 from flask_tiktok import TikTokClient, TikTokFetchError, UnexpectedResponseError
 from flask_tiktok.signals import tiktok_login_failed
@@ -42,9 +42,13 @@ def run_hostile(mode: str, timeout: float) -> dict[str, Any]:
     return outcome
 
 
-@pytest.mark.parametrize("mode", ["drip-headers", "drip-body"])
+@pytest.mark.parametrize(
+    "mode", ["drip-headers", "drip-body", "drip-close", "tls-drip"]
+)
 def test_a_dripping_answer_ends_at_the_deadline(mode: str) -> None:
-    # 0.1 had no bound: the answer's ~180 bytes at 0.2 s each took 36 s.
+    # 0.1 had no bound: the answer's ~180 bytes at 0.2 s each took 36 s; a
+    # TLS handshake (16 kB) 55 minutes. A body that ends with its connection
+    # must not pass for complete when the deadline cut it.
     outcome = run_hostile(mode, timeout=1.0)
     assert outcome["error"] == "TikTokFetchError"
     assert outcome["cause"] == "Timeout"
@@ -107,6 +111,17 @@ def _call_in_child(base_url: str, answers: Any) -> None:
         answers.put(type(exc.cause).__name__)
     else:
         answers.put("answered")
+
+
+def test_an_apps_session_decides_the_proxy() -> None:
+    proxy = serve("ok")
+    session = requests.Session()
+    session.proxies = {"http": proxy.removesuffix("/v2/")}
+    client = client_for("http://api.example.invalid/v2/", session=session)
+    assert client.get_user_info("act.1", ["open_id"]) == {"open_id": "open-id-alice"}
+    assert REQUEST_LINES[-1] == (
+        b"GET http://api.example.invalid/v2/user/info/?fields=open_id HTTP/1.1"
+    )
 
 
 def test_the_deadline_holds_in_a_forked_worker() -> None:
@@ -208,6 +223,22 @@ def test_an_encoding_not_asked_for_is_refused(tiktok_mock: Any, encoding: str) -
     with pytest.raises(UnexpectedResponseError) as caught:
         client_for("https://open.tiktokapis.com/v2/").get_user_info("act.1", ["id"])
     assert f"unsupported Content-Encoding {encoding!r}" in caught.value.body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        gzip.compress(envelope(open_id="x"))[:-6],  # cut short
+        gzip.compress(envelope(open_id="x")) + gzip.compress(b"more"),  # two members
+    ],
+)
+def test_gzip_cut_short_or_followed_by_more_is_refused(
+    tiktok_mock: Any, body: bytes
+) -> None:
+    tiktok_mock.get(USER_INFO_URL, content=body, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(UnexpectedResponseError) as caught:
+        client_for("https://open.tiktokapis.com/v2/").get_user_info("act.1", ["id"])
+    assert caught.value.body == "compressed body cut short, or followed by other data"
 
 
 def test_corrupt_gzip_is_an_unexpected_answer(tiktok_mock: Any) -> None:

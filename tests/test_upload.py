@@ -189,6 +189,40 @@ def test_a_5xx_sends_that_chunk_again(client: TikTokClient, tmp_path: Path) -> N
     assert tiktok.hashes[1] == digest(path, 10_000_000, 15_000_000)
 
 
+def test_a_429_sends_that_chunk_again(client: TikTokClient, tmp_path: Path) -> None:
+    tiktok = FakeTikTok(10, [(429, 0), None])
+    upload(client, sparse(tmp_path, 10), tiktok)
+    assert tiktok.received == 10 and len(tiktok.puts) == 2
+
+
+def test_a_file_that_shrinks_ends_the_upload(
+    client: TikTokClient, tmp_path: Path
+) -> None:
+    size = 20_000_000
+    path = sparse(tmp_path, size)
+    tiktok = FakeTikTok(size)
+    shrink = tiktok.__call__
+
+    def shrinking(request: Any, context: Any) -> str:
+        answer = shrink(request, context)
+        with path.open("r+b") as file:
+            file.truncate(15_000_000)
+        return answer
+
+    with rm.Mocker() as mock:
+        mock.post(
+            INIT_URL,
+            json={
+                "data": {"publish_id": "p1", "upload_url": UPLOAD_URL},
+                "error": {"code": "ok"},
+            },
+        )
+        mock.put(UPLOAD_URL, text=shrinking)
+        with pytest.raises(TikTokUploadError, match="the file shrank"):
+            client.upload_video("act.1", path, chunk_size=10_000_000)
+    assert len(tiktok.puts) == 1
+
+
 def test_a_dropped_connection_sends_that_chunk_again(
     client: TikTokClient, tmp_path: Path
 ) -> None:

@@ -45,6 +45,7 @@ from flask_login import (
     logout_user,
 )
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -55,14 +56,16 @@ from flask_tiktok import (
     TikTok,
     TikTokAccount,
     TikTokAPIError,
-    TikTokUploadError,
+    TikTokError,
 )
 from flask_tiktok.sandbox.dev import configure_dev_app
 from flask_tiktok.sqla import TikTokAccountMixin
 from flask_tiktok.storage import SQLAlchemyStorage
+from flask_tiktok.upload import CONTENT_TYPES
 
 db = SQLAlchemy()
 login_manager = LoginManager()
+csrf = CSRFProtect()
 site = Blueprint("site", __name__)
 
 #: The video fields the videos page shows.
@@ -259,14 +262,14 @@ def post_submit(open_id: str) -> str | Response | tuple[str, int]:
                 disable_stitch=info.stitch_disabled or not form.get("stitch"),
                 brand_organic=commercial and bool(form.get("your_brand")),
                 brand_content=commercial and bool(form.get("branded")),
-                content_type=video.mimetype
-                if video.mimetype in ("video/mp4", "video/quicktime", "video/webm")
-                else None,
+                content_type=CONTENT_TYPES.get(
+                    os.path.splitext(video.filename or "")[1].lower()
+                ),
             )
         except ValueError as exc:
             problem = str(exc)
-        except (TikTokAPIError, TikTokUploadError) as exc:
-            problem = f"TikTok refused the post: {exc}"
+        except TikTokError as exc:  # refused, upload failed, or unreachable
+            problem = f"TikTok did not take the post: {exc}"
         else:
             return redirect(
                 url_for("site.post_status", open_id=open_id, publish_id=publish_id)
@@ -295,10 +298,19 @@ def post_status(open_id: str, publish_id: str) -> str:
 
 @site.get("/accounts/<open_id>/posts/<publish_id>/status")
 @login_required
-def post_status_json(open_id: str, publish_id: str) -> dict[str, Any]:
-    """``status/fetch/`` for the page (it asks every 3 s: TikTok allows 30 a
-    minute)."""
-    status = owned_account(open_id).api.post_status(publish_id)
+def post_status_json(open_id: str, publish_id: str) -> tuple[dict[str, Any], int]:
+    """``status/fetch/`` for the page (it asks every 5 s: TikTok allows 30 a
+    minute per token); a refusal says whether asking again may help."""
+    try:
+        status = owned_account(open_id).api.post_status(publish_id)
+    except TikTokAPIError as exc:
+        answer = {
+            "status": "UNKNOWN",
+            "done": False,
+            "retryable": exc.retryable,
+            "text": f"TikTok did not say how the post is doing ({exc.code}).",
+        }
+        return answer, 502 if exc.retryable else 400
     text = STATUS_TEXT.get(status.status, status.status)
     if status.failed:
         text = f"{text}: {status.fail_reason or 'no reason given'}."
@@ -309,7 +321,7 @@ def post_status_json(open_id: str, publish_id: str) -> dict[str, Any]:
         "fail_reason": status.fail_reason,
         "post_ids": status.post_ids,
         "text": text,
-    }
+    }, 200
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -330,9 +342,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Videos are posted through this app: up to 256 MB per request, spooled to
     # a temporary file by Werkzeug and streamed to TikTok from there.
     app.config.setdefault("MAX_CONTENT_LENGTH", 256 * 1024 * 1024)
+    # Every form carries a CSRF token (Flask-WTF), and the cookies stay home
+    # on cross-site requests: nothing is posted to TikTok but by the user.
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     os.makedirs(app.instance_path, exist_ok=True)
     db.init_app(app)
     login_manager.init_app(app)
+    csrf.init_app(app)
     login_manager.login_view = "site.signin"
     tiktok.init_app(app)
     app.register_blueprint(site)
