@@ -148,10 +148,12 @@ class TokenRefresher:
     def _refresh(
         self, open_id: str, tokens: OAuth2Tokens, force: bool, leeway: float
     ) -> OAuth2Tokens:
+        waited = self.storage.wait_for_refresh(open_id)
+        if waited is not None and _serves(waited, tokens, force, leeway):
+            return waited  # another process's refresh, read with its other waiters
         with self.storage.refresh_lock(open_id):
             current = self.storage.get_tokens(open_id) or tokens
-            replaced = current.access_token != tokens.access_token
-            if not current.access_token_expired(leeway) and (not force or replaced):
+            if _serves(current, tokens, force, leeway):
                 return current
             refresh_token = current.refresh_token
             rotated = self._rotated.get(refresh_token) if refresh_token else None
@@ -186,6 +188,15 @@ class TokenRefresher:
         # Raised inside the lock, whose release keeps the deletion.
         self.storage.delete(open_id)
         raise _Refused(reason)
+
+
+def _serves(
+    current: OAuth2Tokens, tokens: OAuth2Tokens, force: bool, leeway: float
+) -> bool:
+    """Whether ``current`` (stored now) serves a caller who held ``tokens``:
+    valid, and for a forced refresh, replaced by another holder meanwhile."""
+    replaced = current.access_token != tokens.access_token
+    return not current.access_token_expired(leeway) and (not force or replaced)
 
 
 class _Refused(Exception):

@@ -239,9 +239,28 @@ class BaseStorage(ABC):
         locks); a :attr:`~flask_tiktok.BaseStorage.shared` backend holds a
         lock every process sees.
         """
-        lock = self._stripes[zlib.crc32(open_id.encode("utf-8")) % len(self._stripes)]
-        with lock:
+        with self._stripe(open_id):
             yield
+
+    def wait_for_refresh(self, open_id: str) -> OAuth2Tokens | None:
+        """Wait for a refresh of ``open_id`` under way elsewhere, and return
+        the tokens stored when it ended; ``None`` when none is under way (or
+        the backend cannot tell), and the refresher takes :meth:`refresh_lock`.
+
+        The refresher calls it before taking the lock, so that requests
+        waiting on one refresh all read its result when it ends, instead of
+        taking the lock one after another only to find the tokens fresh. The
+        default waits for a thread of this process that holds the lock.
+        """
+        stripe = self._stripe(open_id)
+        if not stripe.locked():
+            return None
+        with stripe:
+            pass
+        return self.get_tokens(open_id)
+
+    def _stripe(self, open_id: str) -> threading.Lock:
+        return self._stripes[zlib.crc32(open_id.encode("utf-8")) % len(self._stripes)]
 
     # -- webhook deliveries ----------------------------------------------------
 
@@ -257,6 +276,16 @@ class BaseStorage(ABC):
         insert-if-absent every process sees.
         """
         return self._deliveries().add(key, 0.0, ttl)
+
+    def remember_removal(self, key: str, ttl: float, open_id: str) -> bool:
+        """:meth:`remember_delivery` of an ``authorization.removed`` event and,
+        when first seen, :meth:`delete` of ``open_id``'s login; a backend that
+        can (:class:`~flask_tiktok.storage.sqla.SQLAlchemyStorage`) does both
+        in one transaction."""
+        first = self.remember_delivery(key, ttl)
+        if first:
+            self.delete(open_id)
+        return first
 
     def forget_delivery(self, key: str) -> None:
         """Drop a recorded delivery whose handling failed, so a retry runs it."""

@@ -16,16 +16,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
+from weakref import WeakKeyDictionary
 
-from flask import has_request_context, session
+from flask import current_app, has_app_context, has_request_context, session
 from sqlalchemy import (
     JSON,
+    Connection,
     DateTime,
     Engine,
+    Row,
     String,
     Table,
     Text,
+    bindparam,
     delete,
     event,
     func,
@@ -34,6 +38,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -227,16 +232,18 @@ class SQLAlchemyStorage(BaseStorage):
         )
         #: Seconds a refresh waits for another process's (PostgreSQL only).
         self.lock_timeout = lock_timeout
-        self._held: ContextVar[dict[str, Session] | None] = ContextVar(
+        self._held: ContextVar[dict[str, _Held] | None] = ContextVar(
             f"flask_tiktok_sqla_lock_{id(self)}", default=None
         )
         self._purge_clock = itertools.count()
         self._owner_columns: bool | None = None
+        self._sql = _Statements(self.table, self.delivery_table)
+        self._bindings: WeakKeyDictionary[object, _Binding] = WeakKeyDictionary()
 
     def create_all(self) -> None:
         """Create the accounts and delivery tables where missing."""
         with self._transaction() as db:
-            connection = db.connection()
+            connection = _bare(db)
             self.table.create(connection, checkfirst=True)
             self.delivery_table.create(connection, checkfirst=True)
 
@@ -247,13 +254,7 @@ class SQLAlchemyStorage(BaseStorage):
         if reference is None:
             return None
         open_id, login_id = reference
-        t = self.table
-        with self._transaction() as db:
-            row = db.execute(
-                select(t.c.scopes, t.c.profile, t.c.login_id, t.c.logged_in_at).where(
-                    t.c.open_id == open_id, t.c.sealed_tokens.is_not(None)
-                )
-            ).first()
+        row = self._read(self._sql.user, open_id)
         if row is None or not hmac.compare_digest(
             (row.login_id or "").encode(), login_id.encode()
         ):
@@ -285,11 +286,7 @@ class SQLAlchemyStorage(BaseStorage):
     def _upsert_once(self, open_id: str, values: dict[str, Any]) -> str:
         t = self.table
         with self._transaction(open_id) as db:
-            row = db.execute(
-                select(t.c.login_id, t.c.sealed_tokens.is_not(None).label("live"))
-                .where(t.c.open_id == open_id)
-                .with_for_update()
-            ).first()
+            row = db.execute(self._sql.login_for_update, {"oid": open_id}).first()
             # Devices logged in as the user share the standing login.
             if row is not None and row.live and row.login_id:
                 login_id: str = row.login_id
@@ -310,14 +307,13 @@ class SQLAlchemyStorage(BaseStorage):
     # -- tokens --------------------------------------------------------------
 
     def get_tokens(self, open_id: str) -> OAuth2Tokens | None:
-        t = self.table
-        with self._transaction(open_id) as db:
-            row = db.execute(
-                select(t.c.sealed_tokens, t.c.scopes).where(t.c.open_id == open_id)
-            ).first()
-        if row is None or row.sealed_tokens is None:
-            return None
-        return unseal_tokens(row.sealed_tokens, open_id, row.scopes)
+        held = self._held.get()
+        lock = held.get(open_id) if held else None
+        if lock is not None and lock.row is not None:
+            row: Row[Any, Any] | None = lock.row  # read by the lock's own statement
+        else:
+            row = self._read(self._sql.tokens, open_id)
+        return _unsealed(row, open_id)
 
     def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
         values = _token_values(open_id, tokens) | {"updated_at": _now()}
@@ -342,13 +338,7 @@ class SQLAlchemyStorage(BaseStorage):
         its tokens, stay.
         """
         t = self.table
-        ended = {
-            "sealed_tokens": None,
-            "login_id": None,
-            "access_token_expires_at": None,
-            "refresh_token_expires_at": None,
-            "updated_at": _now(),
-        }
+        ended = _ended()
         if open_id is None:
             user = self.get_user()
             if has_request_context():
@@ -372,7 +362,7 @@ class SQLAlchemyStorage(BaseStorage):
         else:
             self._detach_browser(open_id)
         with self._transaction(open_id) as db:
-            db.execute(update(t).where(t.c.open_id == open_id).values(**ended))
+            db.execute(self._sql.end_login, _end_params(open_id, ended))
 
     def forget(self, open_id: str) -> None:
         """Delete the user's row: tokens, profile and all."""
@@ -443,11 +433,7 @@ class SQLAlchemyStorage(BaseStorage):
         t = self.table
         with self._transaction(user.open_id) as db:
             self._lock_row(db, user.open_id)
-            row = db.execute(
-                select(t.c.owner_id, t.c.connected_at)
-                .where(t.c.open_id == user.open_id)
-                .with_for_update()
-            ).first()
+            row = db.execute(self._sql.owner_for_update, {"oid": user.open_id}).first()
             owner = None if row is None else row.owner_id
             if owner != previous_owner_id:
                 raise AccountTaken(user.open_id, owner)
@@ -497,7 +483,7 @@ class SQLAlchemyStorage(BaseStorage):
         if self._owner_columns is None:
             t = self.table
             with self._transaction() as db:
-                found = inspect(db.connection()).get_columns(t.name, schema=t.schema)
+                found = inspect(_bare(db)).get_columns(t.name, schema=t.schema)
             present = {c["name"] for c in found} & set(t.columns.keys())
             self._owner_columns = present >= _OWNER_COLUMNS
         return self._owner_columns
@@ -522,39 +508,32 @@ class SQLAlchemyStorage(BaseStorage):
 
     # -- cross-process refresh lock ------------------------------------------
 
-    def _lock_row(self, db: Session, open_id: str) -> None:
+    def _lock_row(self, db: _DB, open_id: str) -> None:
         """On SQLite (no row locks, and a transaction that reads first takes no
         lock), take the database write lock now with a no-op UPDATE, so a
         check-then-write below is atomic; elsewhere ``FOR UPDATE`` serves."""
-        if db.connection().dialect.name == "sqlite":
-            t = self.table
-            db.execute(
-                update(t).where(t.c.open_id == open_id).values(login_id=t.c.login_id)
-            )
+        if self._binding().dialect == "sqlite":
+            db.execute(self._sql.touch, {"oid": open_id})
+
+    def _set_lock_timeout(self, db: _DB) -> None:
+        if self._binding().dialect == "postgresql" and self.lock_timeout > 0:
+            timeout = f"{int(self.lock_timeout * 1000)}ms"
+            db.execute(self._sql.lock_timeout, {"timeout": timeout})
 
     @contextmanager
     def refresh_lock(self, open_id: str) -> Iterator[None]:
-        with super().refresh_lock(open_id), self._factory() as db:
+        with super().refresh_lock(open_id), self._connection() as db:
             db.begin()
-            t = self.table
-            dialect = db.connection().dialect.name
-            if dialect == "sqlite":
+            row: Row[Any, Any] | None = None
+            if self._binding().dialect == "sqlite":
                 self._lock_row(db, open_id)
             else:
-                if dialect == "postgresql" and self.lock_timeout > 0:
-                    db.execute(
-                        select(
-                            func.set_config(
-                                "lock_timeout",
-                                f"{int(self.lock_timeout * 1000)}ms",
-                                True,
-                            )
-                        )
-                    )
-                db.execute(
-                    select(t.c.open_id).where(t.c.open_id == open_id).with_for_update()
-                )
-            token = self._held.set((self._held.get() or {}) | {open_id: db})
+                self._set_lock_timeout(db)
+                # The lock's statement reads the tokens too: the refresher's
+                # re-read inside the lock costs no round trip.
+                locked = db.execute(self._sql.tokens_for_update, {"oid": open_id})
+                row = locked.first()
+            token = self._held.set((self._held.get() or {}) | {open_id: _Held(db, row)})
             try:
                 yield
             except SQLAlchemyError:
@@ -569,32 +548,69 @@ class SQLAlchemyStorage(BaseStorage):
             finally:
                 self._held.reset(token)
 
+    def wait_for_refresh(self, open_id: str) -> OAuth2Tokens | None:
+        """On PostgreSQL, a refresh under way in another process (its row
+        lock held) is waited for with a shared lock, which every waiter is
+        granted at once when the refresher commits: they read the new tokens
+        together instead of taking the row lock one after another.
+
+        Costs one autocommit ``SELECT ... FOR SHARE SKIP LOCKED`` when no
+        refresh is under way. Other databases wait as
+        :meth:`BaseStorage.wait_for_refresh` does (threads of this process).
+        """
+        held = self._held.get()
+        if held and open_id in held:
+            return None  # this thread holds the lock itself
+        stripe = self._stripe(open_id)
+        if self._binding().dialect != "postgresql" or stripe.locked():
+            return super().wait_for_refresh(open_id)
+        with stripe:  # threads of this process wait behind this one, connectionless
+            with self._connection(read=True) as db:
+                free = db.execute(self._sql.probe, {"oid": open_id}).first()
+            if free is not None:
+                return None  # nobody holds the row: no refresh under way
+            with self._transaction() as db:
+                self._set_lock_timeout(db)
+                row = db.execute(self._sql.tokens_shared, {"oid": open_id}).first()
+        return _unsealed(row, open_id)
+
     # -- webhook deliveries --------------------------------------------------
 
     def remember_delivery(self, key: str, ttl: float) -> bool:
         """Record a webhook delivery for ``ttl`` seconds; True when first seen.
 
-        Atomic across processes: the primary key admits one insert, and an
-        expired record is taken over by one conditional update.
+        Atomic across processes. On PostgreSQL and SQLite one statement,
+        outside any transaction of its own: ``INSERT ... ON CONFLICT DO
+        UPDATE`` that takes over only an expired record, so a duplicate
+        changes nothing and raises no error (none in the server's log).
+        Elsewhere the primary key admits one insert, and an expired record is
+        taken over by one conditional update.
         """
+        with self._autocommit() as db:
+            return self._remember(db, key, ttl)
+
+    def remember_removal(self, key: str, ttl: float, open_id: str) -> bool:
+        """Record the delivery and end ``open_id``'s login in one transaction
+        (see :meth:`remember_delivery` and :meth:`delete`)."""
+        self._detach_browser(open_id)
+        with self._transaction(open_id) as db:
+            first = self._remember(db, key, ttl)
+            if first:
+                db.execute(self._sql.end_login, _end_params(open_id, _ended()))
+        return first
+
+    def _remember(self, db: _DB, key: str, ttl: float) -> bool:
         d = self.delivery_table
         now = _now()
-        expires = now + timedelta(seconds=ttl)
+        values = {"k": key, "exp": now + timedelta(seconds=ttl), "now": now}
+        upsert = self._sql.upserts.get(self._binding().dialect)
+        if next(self._purge_clock) % 256 == 0:
+            db.execute(delete(d).where(d.c.expires_at <= now))
+        if upsert is not None:
+            return db.execute(upsert, values).first() is not None
         try:
-            with self._transaction() as db:
-                if next(self._purge_clock) % 256 == 0:
-                    db.execute(delete(d).where(d.c.expires_at <= now))
-                taken = (
-                    db.connection()
-                    .execute(
-                        update(d)
-                        .where(d.c.key == key, d.c.expires_at <= now)
-                        .values(expires_at=expires)
-                    )
-                    .rowcount
-                )
-                if not taken:
-                    db.execute(insert(d).values(key=key, expires_at=expires))
+            if not _rowcount(db.execute(self._sql.take_over, values)):
+                db.execute(insert(d), {"key": key, "expires_at": values["exp"]})
         except IntegrityError:
             return False
         return True
@@ -607,21 +623,211 @@ class SQLAlchemyStorage(BaseStorage):
 
     # -- helpers -------------------------------------------------------------
 
+    def _binding(self) -> _Binding:
+        """Where the storage's statements run, resolved once per app (the
+        bind of Flask-SQLAlchemy's session depends on the app)."""
+        app: object = (
+            current_app._get_current_object()  # type: ignore[attr-defined]
+            if has_app_context()
+            else _NO_APP
+        )
+        binding = self._bindings.get(app)
+        if binding is None:
+            with self._factory() as db:
+                bind = db.get_bind(clause=self._sql.user)
+            binding = self._bindings[app] = _Binding.of(bind)
+        return binding
+
     @contextmanager
-    def _transaction(self, open_id: str | None = None) -> Iterator[Session]:
+    def _connection(self, *, read: bool = False) -> Iterator[_DB]:
+        """A connection of the storage's own: for reads (``read``) one that
+        begins no transaction on the server. A session when bound to a
+        connection rather than an engine."""
+        binding = self._binding()
+        engine = binding.reader if read else binding.writer
+        if engine is None:
+            with self._factory() as db:
+                yield db
+            return
+        with engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _autocommit(self) -> Iterator[_DB]:
+        """A connection whose every statement commits by itself (a
+        transaction, committed at the end, when bound to a connection)."""
+        engine = self._binding().autocommit
+        if engine is None:
+            with self._transaction() as db:
+                yield db
+            return
+        with engine.connect() as connection:
+            yield connection
+
+    def _read(self, statement: Any, open_id: str) -> Row[Any, Any] | None:
+        """One row of ``statement`` for ``open_id``: one round trip, or
+        through the refresh lock's transaction while this thread holds it."""
+        held = self._held.get()
+        lock = held.get(open_id) if held else None
+        if lock is not None:
+            return lock.db.execute(statement, {"oid": open_id}).first()
+        with self._connection(read=True) as db:
+            return db.execute(statement, {"oid": open_id}).first()
+
+    @contextmanager
+    def _transaction(self, open_id: str | None = None) -> Iterator[_DB]:
         """A transaction of its own, or the refresh lock's while it is held
         for ``open_id`` in this thread (committed when the lock is released)."""
         held = self._held.get()
-        if held and open_id in held:
-            yield held[open_id]
+        lock = held.get(open_id) if held and open_id is not None else None
+        if lock is not None:
+            lock.row = None  # written: the lock's read is stale
+            yield lock.db
             return
-        with self._factory() as db, db.begin():
+        with self._connection() as db, db.begin():
             yield db
 
     def _detach_browser(self, open_id: str) -> None:
         reference = _browser_reference()
         if reference is not None and reference[0] == open_id:
             session.pop(_KEY, None)
+
+
+#: What the storage's statements run on: a Core connection, or a session
+#: when the storage is bound to a connection rather than an engine.
+_DB = Connection | Session
+
+
+class _Held:
+    """The refresh lock this thread holds for one user: its transaction, and
+    the tokens row its locking statement read (until something is written)."""
+
+    __slots__ = ("db", "row")
+
+    def __init__(self, db: _DB, row: Row[Any, Any] | None) -> None:
+        self.db = db
+        self.row = row
+
+
+class _NoApp:
+    """The key of the binding resolved outside an app context."""
+
+
+_NO_APP = _NoApp()
+
+
+class _Binding(NamedTuple):
+    """The engines of one app's storage (``None``: a session on the bound
+    connection serves instead)."""
+
+    #: Transactions: writes and the refresh lock.
+    writer: Engine | None
+    #: Reads, beginning no transaction on the server (autocommit, except on
+    #: SQLite, whose driver begins none for a SELECT).
+    reader: Engine | None
+    #: Single statements that commit by themselves.
+    autocommit: Engine | None
+    dialect: str
+
+    @classmethod
+    def of(cls, bind: Engine | Connection) -> _Binding:
+        if not isinstance(bind, Engine):
+            return cls(None, None, None, bind.dialect.name)
+        autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
+        sqlite_reads = bind.dialect.name == "sqlite"
+        return cls(
+            bind, bind if sqlite_reads else autocommit, autocommit, bind.dialect.name
+        )
+
+
+class _Statements:
+    """Every statement of the hot paths, built once per storage (SQLAlchemy
+    then finds each one compiled in its cache)."""
+
+    def __init__(self, t: Table, d: Table) -> None:
+        by_id = t.c.open_id == bindparam("oid")
+        #: The protected request's read.
+        self.user = select(
+            t.c.scopes, t.c.profile, t.c.login_id, t.c.logged_in_at
+        ).where(by_id, t.c.sealed_tokens.is_not(None))
+        #: ``tiktok.api``'s and ``api_for``'s read.
+        self.tokens = select(t.c.sealed_tokens, t.c.scopes).where(by_id)
+        self.tokens_for_update = self.tokens.with_for_update()
+        self.tokens_shared = self.tokens.with_for_update(read=True)
+        self.probe = (
+            select(t.c.open_id)
+            .where(by_id)
+            .with_for_update(read=True, skip_locked=True)
+        )
+        self.lock_timeout = select(
+            func.set_config("lock_timeout", bindparam("timeout"), True)
+        )
+        self.touch = update(t).where(by_id).values(login_id=t.c.login_id)
+        self.login_for_update = (
+            select(t.c.login_id, t.c.sealed_tokens.is_not(None).label("live"))
+            .where(by_id)
+            .with_for_update()
+        )
+        self.owner_for_update = (
+            select(t.c.owner_id, t.c.connected_at).where(by_id).with_for_update()
+        )
+        self.end_login = (
+            update(t)
+            .where(by_id)
+            .values({name: bindparam(f"v_{name}") for name in _ended()})
+        )
+        live = d.c.expires_at <= bindparam("now")
+        self.take_over = (
+            update(d)
+            .where(d.c.key == bindparam("k"), live)
+            .values(expires_at=bindparam("exp"))
+        )
+        #: ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``, per dialect.
+        self.upserts: dict[str, Any] = {}
+        for name, dialect_insert in (
+            ("postgresql", postgresql.insert),
+            ("sqlite", sqlite.insert),
+        ):
+            upsert = dialect_insert(d).values(
+                key=bindparam("k"), expires_at=bindparam("exp")
+            )
+            # A row comes back when inserted or taken over, none for a
+            # duplicate (the drivers' rowcount is not reliable for upserts).
+            self.upserts[name] = upsert.on_conflict_do_update(
+                index_elements=[d.c.key],
+                set_={"expires_at": upsert.excluded.expires_at},
+                where=live,
+            ).returning(d.c.key)
+
+
+def _bare(db: _DB) -> Connection:
+    return db if isinstance(db, Connection) else db.connection()
+
+
+def _rowcount(result: Any) -> int:
+    count: int = result.rowcount
+    return count
+
+
+def _unsealed(row: Row[Any, Any] | None, open_id: str) -> OAuth2Tokens | None:
+    if row is None or row.sealed_tokens is None:
+        return None
+    return unseal_tokens(row.sealed_tokens, open_id, row.scopes)
+
+
+def _end_params(open_id: str, ended: dict[str, Any]) -> dict[str, Any]:
+    return {"oid": open_id} | {f"v_{name}": value for name, value in ended.items()}
+
+
+def _ended() -> dict[str, Any]:
+    """The columns of a login that ended (the profile stays)."""
+    return {
+        "sealed_tokens": None,
+        "login_id": None,
+        "access_token_expires_at": None,
+        "refresh_token_expires_at": None,
+        "updated_at": _now(),
+    }
 
 
 def _session_factory(bind: Bind) -> Callable[[], Session]:
