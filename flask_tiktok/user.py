@@ -131,6 +131,7 @@ def template_user() -> Any:
             return user
     return current_tiktok_user
 
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

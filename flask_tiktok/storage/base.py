@@ -242,22 +242,29 @@ class BaseStorage(ABC):
         with self._stripe(open_id):
             yield
 
-    def wait_for_refresh(self, open_id: str) -> OAuth2Tokens | None:
-        """Wait for a refresh of ``open_id`` under way elsewhere, and return
-        the tokens stored when it ended; ``None`` when none is under way (or
-        the backend cannot tell), and the refresher takes :meth:`refresh_lock`.
+    @contextmanager
+    def lock_or_wait(self, open_id: str) -> Iterator[OAuth2Tokens | None]:
+        """Hold :meth:`refresh_lock` (yields ``None``), or, while another holds
+        it, wait until it is released and yield the tokens stored then,
+        without holding the lock.
 
-        The refresher calls it before taking the lock, so that requests
-        waiting on one refresh all read its result when it ends, instead of
-        taking the lock one after another only to find the tokens fresh. The
-        default waits for a thread of this process that holds the lock.
+        The refresher takes its turn through this method, so that requests
+        waiting on one refresh all read its result when it ends instead of
+        taking the lock one after another only to find the tokens fresh; if
+        the tokens it yields do not serve, the refresher takes
+        :meth:`refresh_lock`. The default waits for a thread of this process
+        that holds the lock (other processes' locks are the backend's).
         """
         stripe = self._stripe(open_id)
-        if not stripe.locked():
-            return None
-        with stripe:
-            pass
-        return self.get_tokens(open_id)
+        if stripe.locked():
+            with stripe:
+                pass
+            waited = self.get_tokens(open_id)
+            if waited is not None:
+                yield waited
+                return
+        with self.refresh_lock(open_id):
+            yield None
 
     def _stripe(self, open_id: str) -> threading.Lock:
         return self._stripes[zlib.crc32(open_id.encode("utf-8")) % len(self._stripes)]

@@ -533,46 +533,66 @@ class SQLAlchemyStorage(BaseStorage):
                 # re-read inside the lock costs no round trip.
                 locked = db.execute(self._sql.tokens_for_update, {"oid": open_id})
                 row = locked.first()
-            token = self._held.set((self._held.get() or {}) | {open_id: _Held(db, row)})
-            try:
+            with self._holding(db, open_id, row):
                 yield
-            except SQLAlchemyError:
-                db.rollback()
-                raise
-            except BaseException:
-                # What the holder wrote (a refused login's deletion) stands.
-                db.commit()
-                raise
-            else:
-                db.commit()
-            finally:
-                self._held.reset(token)
 
-    def wait_for_refresh(self, open_id: str) -> OAuth2Tokens | None:
-        """On PostgreSQL, a refresh under way in another process (its row
-        lock held) is waited for with a shared lock, which every waiter is
-        granted at once when the refresher commits: they read the new tokens
-        together instead of taking the row lock one after another.
-
-        Costs one autocommit ``SELECT ... FOR SHARE SKIP LOCKED`` when no
-        refresh is under way. Other databases wait as
-        :meth:`BaseStorage.wait_for_refresh` does (threads of this process).
+    @contextmanager
+    def lock_or_wait(self, open_id: str) -> Iterator[OAuth2Tokens | None]:
+        """On PostgreSQL: the row lock taken with ``SKIP LOCKED`` (no wait, so
+        no ``lock_timeout`` to set: one statement after ``BEGIN``), or, when
+        another process holds it, a shared lock waited for, which every
+        waiter is granted at once when the refresher commits: they read the
+        new tokens together instead of taking the row lock one by one.
+        Elsewhere as :meth:`BaseStorage.lock_or_wait`.
         """
         held = self._held.get()
-        if held and open_id in held:
-            return None  # this thread holds the lock itself
         stripe = self._stripe(open_id)
-        if self._binding().dialect != "postgresql" or stripe.locked():
-            return super().wait_for_refresh(open_id)
-        with stripe:  # threads of this process wait behind this one, connectionless
-            with self._connection(read=True) as db:
-                free = db.execute(self._sql.probe, {"oid": open_id}).first()
-            if free is not None:
-                return None  # nobody holds the row: no refresh under way
-            with self._transaction() as db:
-                self._set_lock_timeout(db)
-                row = db.execute(self._sql.tokens_shared, {"oid": open_id}).first()
-        return _unsealed(row, open_id)
+        if (
+            self._binding().dialect != "postgresql"
+            or (held and open_id in held)
+            or stripe.locked()  # a thread of this process: wait for it there
+        ):
+            with super().lock_or_wait(open_id) as waited:
+                yield waited
+            return
+        with stripe, self._connection() as db:
+            db.begin()
+            row = db.execute(self._sql.tokens_skip_locked, {"oid": open_id}).first()
+            if row is not None:
+                with self._holding(db, open_id, row):
+                    yield None
+                return
+            self._set_lock_timeout(db)
+            shared = db.execute(self._sql.tokens_shared, {"oid": open_id}).first()
+            db.commit()
+        waited = _unsealed(shared, open_id)
+        if waited is not None:
+            yield waited
+            return
+        with self.refresh_lock(open_id):  # no row, or its login ended: as before
+            yield None
+
+    @contextmanager
+    def _holding(
+        self, db: _DB, open_id: str, row: Row[Any, Any] | None
+    ) -> Iterator[None]:
+        """The refresh lock's transaction while its holder runs: this thread's
+        reads and writes of ``open_id`` go through it; committed at the end
+        (what the holder wrote stands, a refused login's deletion too), rolled
+        back on a database error."""
+        token = self._held.set((self._held.get() or {}) | {open_id: _Held(db, row)})
+        try:
+            yield
+        except SQLAlchemyError:
+            db.rollback()
+            raise
+        except BaseException:
+            db.commit()
+            raise
+        else:
+            db.commit()
+        finally:
+            self._held.reset(token)
 
     # -- webhook deliveries --------------------------------------------------
 
@@ -753,12 +773,8 @@ class _Statements:
         #: ``tiktok.api``'s and ``api_for``'s read.
         self.tokens = select(t.c.sealed_tokens, t.c.scopes).where(by_id)
         self.tokens_for_update = self.tokens.with_for_update()
+        self.tokens_skip_locked = self.tokens.with_for_update(skip_locked=True)
         self.tokens_shared = self.tokens.with_for_update(read=True)
-        self.probe = (
-            select(t.c.open_id)
-            .where(by_id)
-            .with_for_update(read=True, skip_locked=True)
-        )
         self.lock_timeout = select(
             func.set_config("lock_timeout", bindparam("timeout"), True)
         )
