@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import itertools
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
@@ -317,16 +317,12 @@ class SQLAlchemyStorage(BaseStorage):
 
     def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
         values = _token_values(open_id, tokens) | {"updated_at": _now()}
+        statement = self._sql.new_tokens
         if tokens.scopes:
             values["scopes"] = join_list(tokens.scopes)
-        t = self.table
+            statement = self._sql.new_tokens_and_scopes
         with self._transaction(open_id) as db:
-            # A refresh that ends after a logout does not bring the login back.
-            db.execute(
-                update(t)
-                .where(t.c.open_id == open_id, t.c.sealed_tokens.is_not(None))
-                .values(**values)
-            )
+            db.execute(statement, _params(open_id, values))
 
     def delete(self, open_id: str | None = None) -> None:
         """Delete the user's stored tokens (the current request's user when
@@ -362,7 +358,7 @@ class SQLAlchemyStorage(BaseStorage):
         else:
             self._detach_browser(open_id)
         with self._transaction(open_id) as db:
-            db.execute(self._sql.end_login, _end_params(open_id, ended))
+            db.execute(self._sql.end_login, _params(open_id, ended))
 
     def forget(self, open_id: str) -> None:
         """Delete the user's row: tokens, profile and all."""
@@ -616,7 +612,7 @@ class SQLAlchemyStorage(BaseStorage):
         with self._transaction(open_id) as db:
             first = self._remember(db, key, ttl)
             if first:
-                db.execute(self._sql.end_login, _end_params(open_id, _ended()))
+                db.execute(self._sql.end_login, _params(open_id, _ended()))
         return first
 
     def _remember(self, db: _DB, key: str, ttl: float) -> bool:
@@ -787,15 +783,18 @@ class _Statements:
         self.owner_for_update = (
             select(t.c.owner_id, t.c.connected_at).where(by_id).with_for_update()
         )
-        self.end_login = (
-            update(t)
-            .where(by_id)
-            .values({name: bindparam(f"v_{name}") for name in _ended()})
+        self.end_login = _setting(t, by_id, _ended())
+        # A refresh that ends after a logout does not bring the login back.
+        live = t.c.sealed_tokens.is_not(None)
+        token_columns = ["sealed_tokens", *_EXPIRIES, "updated_at"]
+        self.new_tokens = _setting(t, by_id & live, token_columns)
+        self.new_tokens_and_scopes = _setting(
+            t, by_id & live, [*token_columns, "scopes"]
         )
-        live = d.c.expires_at <= bindparam("now")
+        expired = d.c.expires_at <= bindparam("now")
         self.take_over = (
             update(d)
-            .where(d.c.key == bindparam("k"), live)
+            .where(d.c.key == bindparam("k"), expired)
             .values(expires_at=bindparam("exp"))
         )
         #: ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``, per dialect.
@@ -812,7 +811,7 @@ class _Statements:
             self.upserts[name] = upsert.on_conflict_do_update(
                 index_elements=[d.c.key],
                 set_={"expires_at": upsert.excluded.expires_at},
-                where=live,
+                where=expired,
             ).returning(d.c.key)
 
 
@@ -831,8 +830,14 @@ def _unsealed(row: Row[Any, Any] | None, open_id: str) -> OAuth2Tokens | None:
     return unseal_tokens(row.sealed_tokens, open_id, row.scopes)
 
 
-def _end_params(open_id: str, ended: dict[str, Any]) -> dict[str, Any]:
-    return {"oid": open_id} | {f"v_{name}": value for name, value in ended.items()}
+def _params(open_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of a statement of :func:`_setting` for ``open_id``."""
+    return {"oid": open_id} | {f"v_{name}": value for name, value in values.items()}
+
+
+def _setting(t: Table, where: Any, names: Iterable[str]) -> Any:
+    """``UPDATE t SET name = :v_name, ... WHERE where``, built once."""
+    return update(t).where(where).values({n: bindparam(f"v_{n}") for n in names})
 
 
 def _ended() -> dict[str, Any]:
@@ -922,6 +927,9 @@ def _browser_reference() -> tuple[str, str] | None:
     ):
         return value[0], value[1]
     return None
+
+
+_EXPIRIES = ("access_token_expires_at", "refresh_token_expires_at")
 
 
 def _token_values(open_id: str, tokens: OAuth2Tokens) -> dict[str, Any]:
