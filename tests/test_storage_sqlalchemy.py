@@ -230,6 +230,8 @@ def test_logging_in_as_someone_else_does_not_log_the_previous_user_out(
 def test_set_retries_as_an_update_when_a_concurrent_first_login_inserted(
     app: Flask, storage: SQLAlchemyStorage, engine: Engine, monkeypatch: Any
 ) -> None:
+    # The path of databases without ON CONFLICT (PostgreSQL and SQLite upsert).
+    monkeypatch.setattr(storage._sql, "login_upserts", {})
     real = storage._upsert_once
     calls: list[str] = []
 

@@ -13,7 +13,7 @@ import hmac
 import itertools
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -29,7 +29,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     bindparam,
+    case,
     delete,
     event,
     func,
@@ -281,7 +283,19 @@ class SQLAlchemyStorage(BaseStorage):
             session[_KEY] = [user.open_id, login_id]
 
     def _upsert(self, open_id: str, values: dict[str, Any]) -> str:
-        return _again_if_raced(lambda: self._upsert_once(open_id, values))
+        upsert = self._sql.login_upserts.get(self._binding().dialect)
+        if upsert is None:
+            return _again_if_raced(lambda: self._upsert_once(open_id, values))
+        # One statement: devices logged in as the user share the standing
+        # login; a new login_id only where none is live.
+        params = _params(open_id, values | {"login_id": secrets.token_hex(16)})
+        held = self._held.get()
+        lock = held.get(open_id) if held else None
+        with nullcontext(lock.db) if lock is not None else self._autocommit() as db:
+            login_id: str = db.execute(upsert, params).scalar_one()
+        if lock is not None:
+            lock.row = None
+        return login_id
 
     def _upsert_once(self, open_id: str, values: dict[str, Any]) -> str:
         t = self.table
@@ -756,12 +770,15 @@ class _Binding(NamedTuple):
         )
 
 
+_UPSERTING = (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+
+
 class _Statements:
     """Every statement of the hot paths, built once per storage (SQLAlchemy
     then finds each one compiled in its cache)."""
 
     def __init__(self, t: Table, d: Table) -> None:
-        by_id = t.c.open_id == bindparam("oid")
+        by_id = t.c.open_id == bindparam("oid", type_=t.c.open_id.type)
         #: The protected request's read.
         self.user = select(
             t.c.scopes, t.c.profile, t.c.login_id, t.c.logged_in_at
@@ -772,7 +789,7 @@ class _Statements:
         self.tokens_skip_locked = self.tokens.with_for_update(skip_locked=True)
         self.tokens_shared = self.tokens.with_for_update(read=True)
         self.lock_timeout = select(
-            func.set_config("lock_timeout", bindparam("timeout"), True)
+            func.set_config("lock_timeout", bindparam("timeout", type_=String()), True)
         )
         self.touch = update(t).where(by_id).values(login_id=t.c.login_id)
         self.login_for_update = (
@@ -791,20 +808,33 @@ class _Statements:
         self.new_tokens_and_scopes = _setting(
             t, by_id & live, [*token_columns, "scopes"]
         )
-        expired = d.c.expires_at <= bindparam("now")
+        expired = d.c.expires_at <= bindparam("now", type_=d.c.expires_at.type)
         self.take_over = (
             update(d)
             .where(d.c.key == bindparam("k"), expired)
-            .values(expires_at=bindparam("exp"))
+            .values(expires_at=bindparam("exp", type_=d.c.expires_at.type))
         )
+        #: A login's ``INSERT ... ON CONFLICT DO UPDATE``, per dialect.
+        self.login_upserts: dict[str, Any] = {}
         #: ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``, per dialect.
         self.upserts: dict[str, Any] = {}
-        for name, dialect_insert in (
-            ("postgresql", postgresql.insert),
-            ("sqlite", sqlite.insert),
-        ):
+        login_columns = [*token_columns, "scopes", "profile", "logged_in_at"]
+        standing = and_(t.c.sealed_tokens.is_not(None), t.c.login_id.is_not(None))
+        for name, dialect_insert in _UPSERTING:
+            login = dialect_insert(t).values(
+                _binds(t, [*login_columns, "login_id"])
+                | {"open_id": bindparam("oid", type_=t.c.open_id.type)}
+            )
+            new = login.excluded
+            self.login_upserts[name] = login.on_conflict_do_update(
+                index_elements=[t.c.open_id],
+                set_={c: new[c] for c in login_columns}
+                | {"login_id": case((standing, t.c.login_id), else_=new.login_id)},
+            ).returning(t.c.login_id)
+        for name, dialect_insert in _UPSERTING:
             upsert = dialect_insert(d).values(
-                key=bindparam("k"), expires_at=bindparam("exp")
+                key=bindparam("k", type_=d.c.key.type),
+                expires_at=bindparam("exp", type_=d.c.expires_at.type),
             )
             # A row comes back when inserted or taken over, none for a
             # duplicate (the drivers' rowcount is not reliable for upserts).
@@ -837,7 +867,12 @@ def _params(open_id: str, values: dict[str, Any]) -> dict[str, Any]:
 
 def _setting(t: Table, where: Any, names: Iterable[str]) -> Any:
     """``UPDATE t SET name = :v_name, ... WHERE where``, built once."""
-    return update(t).where(where).values({n: bindparam(f"v_{n}") for n in names})
+    return update(t).where(where).values(_binds(t, names))
+
+
+def _binds(t: Table, names: Iterable[str]) -> dict[str, Any]:
+    """``{name: :v_name}``, each parameter typed as its column."""
+    return {n: bindparam(f"v_{n}", type_=t.c[n].type) for n in names}
 
 
 def _ended() -> dict[str, Any]:
