@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask, render_template, session
 from flask.testing import FlaskClient
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, create_engine
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String
 
 from flask_tiktok import TikTok, tiktok_login_required
 from flask_tiktok.storage import BaseStorage
@@ -24,8 +24,10 @@ from .common import (
     SECRET_KEY,
     TOKEN_URL,
     add_templates,
+    engine,
     follow_login,
     mocked_tiktok,
+    on_close,
     profile_template,
     token_body,
 )
@@ -47,8 +49,8 @@ def tiktok_app(database: str | None) -> Flask:
     )
     storage: BaseStorage | None = None
     if database is not None:
-        engine = app.extensions["bench_engine"] = create_engine(database)
-        storage = SQLAlchemyStorage(engine)
+        bound = app.extensions["bench_engine"] = engine(database)
+        storage = SQLAlchemyStorage(bound)
     TikTok(app, storage=storage)
     if isinstance(storage, SQLAlchemyStorage):
         with app.app_context():
@@ -92,8 +94,13 @@ def peer_app(database: str | None) -> tuple[Flask, FlaskClient]:
     from flask_dance.consumer import OAuth2ConsumerBlueprint, oauth_authorized
     from flask_dance.consumer.storage.sqla import OAuthConsumerMixin
     from flask_dance.consumer.storage.sqla import SQLAlchemyStorage as DanceStorage
-    from flask_login import LoginManager, UserMixin, current_user, login_required
-    from flask_login import login_user
+    from flask_login import (
+        LoginManager,
+        UserMixin,
+        current_user,
+        login_required,
+        login_user,
+    )
     from flask_sqlalchemy import SQLAlchemy
 
     app = Flask("peer_bench")
@@ -113,7 +120,11 @@ def peer_app(database: str | None) -> tuple[Flask, FlaskClient]:
     add_templates(app, **{"me.html": profile_template("current_user")})
     columns = {
         name: Column(
-            Boolean if isinstance(v, bool) else Integer if isinstance(v, int) else String
+            Boolean
+            if isinstance(v, bool)
+            else Integer
+            if isinstance(v, int)
+            else String
         )
         for name, v in PROFILE.items()
     }
@@ -123,6 +134,12 @@ def peer_app(database: str | None) -> tuple[Flask, FlaskClient]:
     else:
         db = SQLAlchemy()
         db.init_app(app)
+
+        def dispose() -> None:
+            with app.app_context():
+                db.engine.dispose()
+
+        on_close(dispose)
         users = type(
             "User",
             (UserMixin, db.Model),
@@ -142,7 +159,9 @@ def peer_app(database: str | None) -> tuple[Flask, FlaskClient]:
             profile = bp.session.get(
                 "user/info/", params={"fields": ",".join(PROFILE)}
             ).json()["data"]["user"]
-            found = db.session.query(users).filter_by(open_id=profile["open_id"]).first()
+            found = (
+                db.session.query(users).filter_by(open_id=profile["open_id"]).first()
+            )
             if found is None:
                 found = users(**profile)
                 db.session.add(found)

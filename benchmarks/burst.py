@@ -23,14 +23,13 @@ from typing import Any
 import requests
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import create_engine
 
 from flask_tiktok.sandbox import Sandbox
 from flask_tiktok.storage import StoredUser
 from flask_tiktok.storage.sqla import SQLAlchemyStorage
 from flask_tiktok.tokens import OAuth2Tokens
 
-from .common import SECRET_KEY
+from .common import SECRET_KEY, engine
 
 ROOT = Path(__file__).resolve().parent.parent
 OPEN_ID = "sandbox-open-id-alice"
@@ -120,7 +119,7 @@ class _Login:
         self.app.config.update(SECRET_KEY=SECRET_KEY, **config)
         from flask_tiktok import TikTok
 
-        self.storage = SQLAlchemyStorage(create_engine(database))
+        self.storage = SQLAlchemyStorage(engine(database))
         TikTok(self.app, storage=self.storage)
         with self.app.app_context():
             self.storage.create_all()
@@ -154,7 +153,11 @@ def burst_row(database: str, rounds: int, workers: int, delay: float) -> dict[st
         with gunicorn(workers, env) as url:
             _burst(url, login.cookie(False), workers)  # warm up every worker
             for i in range(rounds):
-                for kind in (["no refresh", "one refresh"] if i % 2 == 0 else ["one refresh", "no refresh"]):
+                for kind in (
+                    ["no refresh", "one refresh"]
+                    if i % 2 == 0
+                    else ["one refresh", "no refresh"]
+                ):
                     expired = kind == "one refresh"
                     cookie = login.cookie(expired)
                     before = len(sandbox.calls_to("token", grant_type="refresh_token"))
@@ -165,12 +168,16 @@ def burst_row(database: str, rounds: int, workers: int, delay: float) -> dict[st
                     if expired:
                         calls = sandbox.calls_to("token", grant_type="refresh_token")
                         refreshes.append(len(calls) - before)
-    quiet, refreshed = (statistics.median(figures[k]) for k in ("no refresh", "one refresh"))
+    quiet, refreshed = (
+        statistics.median(figures[k]) for k in ("no refresh", "one refresh")
+    )
     return {
         "unit": "s (p50 of a burst)",
         "workers": workers,
         "tiktok_delay": delay,
         "refresh_calls_per_burst": refreshes,
-        "variants": {k: {"median": statistics.median(v), "rounds": v} for k, v in figures.items()},
+        "variants": {
+            k: {"median": statistics.median(v), "rounds": v} for k, v in figures.items()
+        },
         "overhead": refreshed - quiet - delay,
     }

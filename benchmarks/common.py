@@ -14,6 +14,7 @@ import requests_mock
 from flask import Flask
 from flask.testing import FlaskClient
 from jinja2 import DictLoader
+from sqlalchemy import Engine, create_engine
 
 TOKEN_URL = "https://open.tiktokapis.com/v2/oauth/token/"
 USER_INFO_URL = "https://open.tiktokapis.com/v2/user/info/"
@@ -48,6 +49,26 @@ _READS = [
     "follower_count", "following_count", "likes_count", "video_count",
     "union_id", "open_id", "display_name", "username",
 ]  # fmt: skip
+
+
+#: What :func:`close_all` runs: each row's engines are closed after it.
+_cleanups: list[Callable[[], None]] = []
+
+
+def engine(url: str, **options: Any) -> Engine:
+    """A new engine, disposed of by :func:`close_all`."""
+    made = create_engine(url, **options)
+    _cleanups.append(made.dispose)
+    return made
+
+
+def on_close(cleanup: Callable[[], None]) -> None:
+    _cleanups.append(cleanup)
+
+
+def close_all() -> None:
+    while _cleanups:
+        _cleanups.pop()()
 
 
 def profile_template(name: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask
-from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, select, update
+from sqlalchemy import Column, MetaData, String, Table, Text, select, update
 
 from flask_tiktok import TikTok
 from flask_tiktok.sandbox import Sandbox, SandboxUser
@@ -18,7 +18,7 @@ from flask_tiktok.storage import StoredUser
 from flask_tiktok.storage.sqla import SQLAlchemyStorage
 from flask_tiktok.tokens import OAuth2Tokens
 
-from .common import SECRET_KEY, interleaved, summary
+from .common import SECRET_KEY, engine, interleaved, summary
 
 FIELDS = {"fields": "open_id,display_name"}
 
@@ -26,18 +26,20 @@ FIELDS = {"fields": "open_id,display_name"}
 class Jobs:
     """Both loops, on accounts stored afresh (expired) before each run."""
 
-    def __init__(self, database: str, sandbox: Sandbox, url: str, accounts: int) -> None:
+    def __init__(
+        self, database: str, sandbox: Sandbox, url: str, accounts: int
+    ) -> None:
         self.sandbox = sandbox
         self.ids = [f"job-{n:04d}" for n in range(accounts)]
         sandbox.users.extend(SandboxUser(open_id=o) for o in self.ids)
         self.config = sandbox.config_for(url)
         self.app = Flask("jobs_bench")
         self.app.config.update(SECRET_KEY=SECRET_KEY, **self.config)
-        self.storage = SQLAlchemyStorage(create_engine(database))
+        self.storage = SQLAlchemyStorage(engine(database))
         self.tiktok = TikTok(self.app, storage=self.storage)
         with self.app.app_context():
             self.storage.create_all()
-        self.engine = create_engine(database)
+        self.engine = engine(database)
         self.table = Table(
             "bench_tokens",
             MetaData(),
@@ -67,7 +69,9 @@ class Jobs:
                 self.storage.set(user, OAuth2Tokens(body, past))
             start = time.perf_counter()
             for open_id in self.ids:
-                data = self.tiktok.api_for(open_id).call("GET", "user/info/", params=FIELDS)
+                data = self.tiktok.api_for(open_id).call(
+                    "GET", "user/info/", params=FIELDS
+                )
                 assert data["user"]["open_id"] == open_id
             return (time.perf_counter() - start) / len(self.ids)
 
@@ -98,7 +102,9 @@ class Jobs:
                         token_url, refresh_token=token["refresh_token"], client_key=key
                     )
                     connection.execute(
-                        update(t).where(t.c.open_id == open_id).values(token=json.dumps(token))
+                        update(t)
+                        .where(t.c.open_id == open_id)
+                        .values(token=json.dumps(token))
                     )
             self.oauth.token = token
             answer = self.oauth.get(info_url, params=FIELDS)
@@ -111,7 +117,10 @@ def jobs_row(database: str, rounds: int, accounts: int) -> dict[str, Any]:
     with sandbox.serve() as server:
         jobs = Jobs(database, sandbox, server.url, accounts)
         figures = interleaved(
-            {"flask-tiktok": jobs.flask_tiktok, "hand-written Authlib": jobs.hand_written},
+            {
+                "flask-tiktok": jobs.flask_tiktok,
+                "hand-written Authlib": jobs.hand_written,
+            },
             rounds,
         )
     return summary(figures, "hand-written Authlib", "s/account")

@@ -11,7 +11,7 @@ from typing import Any
 from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask, abort, redirect, request, session, url_for
 from flask.testing import FlaskClient
-from sqlalchemy import JSON, Column, MetaData, String, Table, Text, create_engine
+from sqlalchemy import JSON, Column, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import insert
 from werkzeug.wrappers import Response
 
@@ -25,6 +25,7 @@ from .common import (
     SECRET_KEY,
     TOKEN_URL,
     USER_INFO_URL,
+    engine,
     follow_login,
     interleaved,
     mocked_tiktok,
@@ -39,7 +40,7 @@ def authlib_app(database: str | None) -> Flask:
     the token and profile in the session when ``database`` is None)."""
     app = Flask("authlib_bench")
     app.config["SECRET_KEY"] = SECRET_KEY
-    engine = None if database is None else create_engine(database)
+    bound = None if database is None else engine(database)
     users = Table(
         "authlib_users",
         MetaData(),
@@ -47,8 +48,8 @@ def authlib_app(database: str | None) -> Flask:
         Column("profile", JSON),
         Column("token", Text),
     )
-    if engine is not None:
-        users.create(engine, checkfirst=True)
+    if bound is not None:
+        users.create(bound, checkfirst=True)
 
     def oauth(**kwargs: Any) -> OAuth2Session:
         return OAuth2Session(
@@ -62,7 +63,9 @@ def authlib_app(database: str | None) -> Flask:
 
     @app.get("/login")
     def login() -> Response:
-        uri, state = oauth().create_authorization_url(AUTHORIZE_URL, client_key=CLIENT_KEY)
+        uri, state = oauth().create_authorization_url(
+            AUTHORIZE_URL, client_key=CLIENT_KEY
+        )
         session["state"] = state
         return redirect(uri)
 
@@ -72,19 +75,25 @@ def authlib_app(database: str | None) -> Flask:
         if not state or request.args.get("state") != state:
             abort(400)
         client = oauth(state=state)
-        token = client.fetch_token(TOKEN_URL, code=request.args["code"], client_key=CLIENT_KEY)
+        token = client.fetch_token(
+            TOKEN_URL, code=request.args["code"], client_key=CLIENT_KEY
+        )
         answer = client.get(USER_INFO_URL, params={"fields": ",".join(PROFILE)})
         profile = answer.json()["data"]["user"]
-        if engine is None:
+        if bound is None:
             session["token"] = dict(token)
             session["profile"] = profile
         else:
-            row = {"open_id": profile["open_id"], "profile": profile, "token": json.dumps(token)}
-            with engine.begin() as connection:
+            row = {
+                "open_id": profile["open_id"],
+                "profile": profile,
+                "token": json.dumps(token),
+            }
+            with bound.begin() as connection:
                 connection.execute(
-                    insert(users).values(row).on_conflict_do_update(
-                        index_elements=["open_id"], set_=row
-                    )
+                    insert(users)
+                    .values(row)
+                    .on_conflict_do_update(index_elements=["open_id"], set_=row)
                 )
             session["uid"] = profile["open_id"]
         return redirect("/")

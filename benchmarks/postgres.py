@@ -34,7 +34,9 @@ def server(url: str | None, log: str | None) -> Iterator[Server]:
     """``url`` as it is (with ``log``, its server's log file), or a new server
     in a temporary folder, stopped and deleted afterwards."""
     if url:
-        yield Server(url.replace("postgresql://", "postgresql+psycopg://", 1), log and Path(log))
+        yield Server(
+            url.replace("postgresql://", "postgresql+psycopg://", 1), log and Path(log)
+        )
         return
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
@@ -54,10 +56,31 @@ def server(url: str | None, log: str | None) -> Iterator[Server]:
         run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
         # Room for the 128-process burst (each worker holds a connection).
         options = f"-k {folder} -p {port} -h 127.0.0.1 -c max_connections=400"
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log_file), "-w", "-o", options, "start")
+        run(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log_file),
+            "-w",
+            "-o",
+            options,
+            "start",
+        )
         try:
-            run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "bench")
-            yield Server(f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench", log_file)
+            run(
+                str(bin_dir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "bench",
+            )
+            yield Server(
+                f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench", log_file
+            )
         finally:
             run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
     finally:

@@ -10,9 +10,7 @@ from .apps import floor_app, peer_app, tiktok_app, tiktok_client
 from .common import get_ok, interleaved, per_call, summary
 
 
-def protected_row(
-    database: str | None, rounds: int, requests: int
-) -> dict[str, Any]:
+def protected_row(database: str | None, rounds: int, requests: int) -> dict[str, Any]:
     """flask-tiktok, the peer and the floor, interleaved; plus the SQL
     statements one flask-tiktok request sends."""
     app = tiktok_app(database)
@@ -25,7 +23,10 @@ def protected_row(
         "floor": get_ok(floor, "/me"),
     }
     figures = interleaved(
-        {name: (lambda run=run: per_call(run, requests)) for name, run in variants.items()},
+        {
+            name: (lambda run=run: per_call(run, requests))
+            for name, run in variants.items()
+        },
         rounds,
     )
     result = summary(figures, "floor", "s/request")

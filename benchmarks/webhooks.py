@@ -14,14 +14,22 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 from flask.testing import FlaskClient
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine
+from sqlalchemy import Column, DateTime, MetaData, String, Table
 from sqlalchemy.dialects.postgresql import insert
 
 from flask_tiktok import TikTok
 from flask_tiktok.sandbox.webhooks import event_body, signature_header
 from flask_tiktok.storage.sqla import SQLAlchemyStorage
 
-from .common import CLIENT_KEY, CLIENT_SECRET, OPEN_ID, SECRET_KEY, interleaved, summary
+from .common import (
+    CLIENT_KEY,
+    CLIENT_SECRET,
+    OPEN_ID,
+    SECRET_KEY,
+    engine,
+    interleaved,
+    summary,
+)
 
 _serial = count()
 
@@ -33,7 +41,7 @@ def tiktok_receiver(database: str) -> FlaskClient:
         TIKTOK_CLIENT_KEY=CLIENT_KEY,
         TIKTOK_CLIENT_SECRET=CLIENT_SECRET,
     )
-    storage = SQLAlchemyStorage(create_engine(database))
+    storage = SQLAlchemyStorage(engine(database))
     TikTok(app, storage=storage)
     with app.app_context():
         storage.create_all()
@@ -43,31 +51,38 @@ def tiktok_receiver(database: str) -> FlaskClient:
 def hand_written_receiver(database: str) -> FlaskClient:
     """Verify the signature, parse, ``INSERT ... ON CONFLICT DO NOTHING`` in
     one transaction: the least a correct receiver does."""
-    engine = create_engine(database)
+    bound = engine(database)
     deliveries = Table(
         "bench_deliveries",
         MetaData(),
         Column("key", String(64), primary_key=True),
         Column("expires_at", DateTime(timezone=True)),
     )
-    deliveries.create(engine, checkfirst=True)
+    deliveries.create(bound, checkfirst=True)
     app = Flask("hand_webhook_bench")
 
     @app.post("/tiktok/webhook")
     def receive() -> Any:
         body = request.get_data()
-        fields = dict(p.split("=", 1) for p in request.headers["TikTok-Signature"].split(","))
+        fields = dict(
+            p.split("=", 1) for p in request.headers["TikTok-Signature"].split(",")
+        )
         signed = fields["t"].encode() + b"." + body
         digest = hmac.new(CLIENT_SECRET.encode(), signed, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(digest, fields["s"]) or abs(time.time() - int(fields["t"])) > 300:
+        if (
+            not hmac.compare_digest(digest, fields["s"])
+            or abs(time.time() - int(fields["t"])) > 300
+        ):
             return jsonify(error="invalid_signature"), 401
         event = json.loads(body)
         json.loads(event["content"])
         key = hashlib.sha256(body).hexdigest()
         expires = datetime.now(timezone.utc) + timedelta(hours=73)
-        with engine.begin() as connection:
+        with bound.begin() as connection:
             connection.execute(
-                insert(deliveries).values(key=key, expires_at=expires).on_conflict_do_nothing()
+                insert(deliveries)
+                .values(key=key, expires_at=expires)
+                .on_conflict_do_nothing()
             )
         return jsonify(status="ok")
 
@@ -106,7 +121,10 @@ def webhook_row(
         "hand-written ON CONFLICT": hand_written_receiver(database),
     }
     figures = interleaved(
-        {name: (lambda c=c: post_all(c, signed_events(events))) for name, c in clients.items()},
+        {
+            name: (lambda c=c: post_all(c, signed_events(events)))
+            for name, c in clients.items()
+        },
         rounds,
     )
     result = summary(figures, "hand-written ON CONFLICT", "events/s", "higher")

@@ -50,7 +50,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -129,16 +129,60 @@ def test_a_protected_request_costs_one_primary_key_read(
     def record(*args: Any) -> None:
         statements.append(args[2])
 
+    def no_transaction(connection: Any, *args: Any) -> None:
+        dbapi = connection.connection.dbapi_connection
+        # PostgreSQL: autocommit, no BEGIN; SQLite's driver begins none itself.
+        began = not dbapi.autocommit if hasattr(dbapi, "info") else dbapi.in_transaction
+        transactions.append(began)
+
+    transactions: list[bool] = []
     event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "before_cursor_execute", no_transaction)
     try:
         assert client.get("/me").status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", no_transaction)
     assert len(statements) == 1
     assert statements[0].lstrip().startswith("SELECT")
     assert "tiktok_accounts.open_id =" in statements[0]
     assert "sealed_tokens IS NOT NULL" in statements[0]
+    assert transactions == [False]
     assert len(tiktok_mock.request_history) == 2  # the login's two calls only
+
+
+def test_unobserved_reads_go_through_the_driver_and_leave_the_pool_as_found(
+    app: Flask, storage: SQLAlchemyStorage, engine: Engine, tiktok_mock: Any
+) -> None:
+    """With no listener on the engine the protected read skips SQLAlchemy's
+    execution machinery: same user, same tokens, the pooled connection
+    handed back idle and no longer in autocommit."""
+    client = app.test_client()
+    log_in(client)
+    assert "Alice &lt;Creator&gt;" in client.get("/me").get_data(as_text=True)
+    with app.app_context():
+        tokens = storage.get_tokens(ALICE)
+        assert tokens is not None and tokens.access_token == "act.alice-1"
+        assert storage.get_tokens("nobody") is None
+        driver_reads = storage._binding().driver_reads
+    assert driver_reads  # the reads above took the driver's path
+    with engine.connect() as connection:
+        dbapi: Any = connection.connection.dbapi_connection
+        if hasattr(dbapi, "info"):  # psycopg
+            assert dbapi.autocommit is False
+            assert dbapi.info.transaction_status.name == "IDLE"
+        else:
+            assert dbapi.in_transaction is False
+
+
+def test_a_driver_read_raises_sqlalchemy_errors(
+    app: Flask, storage: SQLAlchemyStorage, engine: Engine
+) -> None:
+    store(app, storage, expired())
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE tiktok_accounts"))
+    with app.app_context(), pytest.raises(DBAPIError):
+        storage.get_tokens(ALICE)
 
 
 def test_tokens_are_bound_to_the_open_id_and_the_secret_key(

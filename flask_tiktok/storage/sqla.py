@@ -12,11 +12,12 @@ from __future__ import annotations
 import hmac
 import itertools
 import secrets
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 from flask import current_app, has_app_context, has_request_context, session
@@ -41,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -694,13 +695,16 @@ class SQLAlchemyStorage(BaseStorage):
         with engine.connect() as connection:
             yield connection
 
-    def _read(self, statement: Any, open_id: str) -> Row[Any, Any] | None:
+    def _read(self, statement: Any, open_id: str) -> Any:
         """One row of ``statement`` for ``open_id``: one round trip, or
         through the refresh lock's transaction while this thread holds it."""
         held = self._held.get()
         lock = held.get(open_id) if held else None
         if lock is not None:
             return lock.db.execute(statement, {"oid": open_id}).first()
+        binding = self._binding()
+        if binding.driver_reads is not None and not _instrumented(binding.writer):
+            return binding.driver_read(statement).first(open_id)
         with self._connection(read=True) as db:
             return db.execute(statement, {"oid": open_id}).first()
 
@@ -758,16 +762,112 @@ class _Binding(NamedTuple):
     #: Single statements that commit by themselves.
     autocommit: Engine | None
     dialect: str
+    #: The hot reads sent through the driver, by statement (on PostgreSQL
+    #: and SQLite, bound to an engine); None where they are not.
+    driver_reads: dict[int, _DriverRead] | None
 
     @classmethod
     def of(cls, bind: Engine | Connection) -> _Binding:
+        name = bind.dialect.name
         if not isinstance(bind, Engine):
-            return cls(None, None, None, bind.dialect.name)
+            return cls(None, None, None, name, None)
         autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
-        sqlite_reads = bind.dialect.name == "sqlite"
+        reads: dict[int, _DriverRead] | None = {} if name in _DRIVER_READS else None
         return cls(
-            bind, bind if sqlite_reads else autocommit, autocommit, bind.dialect.name
+            bind, bind if name == "sqlite" else autocommit, autocommit, name, reads
         )
+
+    def driver_read(self, statement: Any) -> _DriverRead:
+        assert self.driver_reads is not None and self.writer is not None
+        read = self.driver_reads.get(id(statement))
+        if read is None:
+            read = self.driver_reads[id(statement)] = _DriverRead(
+                statement, self.writer
+            )
+        return read
+
+
+#: Where a read needs no transaction: PostgreSQL in autocommit, SQLite whose
+#: driver begins none for a SELECT.
+_DRIVER_READS = {"postgresql": True, "sqlite": False}
+
+
+class _DriverRead:
+    """One primary-key SELECT sent straight through the driver's cursor: the
+    same single round trip as through a Connection, without the per-execution
+    work SQLAlchemy does around it (which costs more than the round trip on
+    loopback). Compiled once for the dialect; each column's result processor
+    applied; driver errors raised as SQLAlchemy's, a lost connection
+    invalidated. Used only while nobody listens to the engine's execution
+    events, so that query logging and tracing see every statement."""
+
+    def __init__(self, statement: Any, engine: Engine) -> None:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self._engine = engine
+        self._sql = compiled.string
+        self._positional = compiled.positiontup is not None
+        columns = list(statement.selected_columns)
+        self._processors = [
+            c.type.dialect_impl(dialect).result_processor(dialect, None)
+            for c in columns
+        ]
+        self._row = namedtuple("_row", [c.key for c in columns])  # type: ignore[misc]
+        self._autocommit = _DRIVER_READS[dialect.name]
+
+    def first(self, open_id: str) -> Any:
+        """The first row for ``open_id``, or None."""
+        dialect = self._engine.dialect
+        params: Any = (open_id,) if self._positional else {"oid": open_id}
+        raw = self._engine.raw_connection()
+        dbapi = cast(Any, raw.dbapi_connection)
+        invalidated = False
+        try:
+            if self._autocommit:
+                dialect.set_isolation_level(dbapi, "AUTOCOMMIT")
+            cursor = raw.cursor()
+            try:
+                cursor.execute(self._sql, params)
+                found = cursor.fetchone()
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            invalidated = dialect.is_disconnect(exc, dbapi, None)
+            if invalidated:
+                raw.invalidate(exc)
+            raise DBAPIError.instance(
+                self._sql,
+                params,
+                exc,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=invalidated,
+                dialect=dialect,
+            ) from exc
+        finally:
+            if self._autocommit and not invalidated:
+                dialect.reset_isolation_level(dbapi)
+            raw.close()
+        if found is None:
+            return None
+        return self._row(
+            *(
+                v if p is None else p(v)
+                for p, v in zip(self._processors, found, strict=True)
+            )
+        )
+
+
+def _instrumented(engine: Engine | None) -> bool:
+    """Whether anything listens to ``engine``'s statements (query logs,
+    tracing): then every read goes through a Connection, where they see it."""
+    dispatch = engine.dispatch if engine is not None else None
+    return dispatch is None or bool(
+        dispatch.before_cursor_execute
+        or dispatch.after_cursor_execute
+        or dispatch.before_execute
+        or dispatch.after_execute
+        or engine.echo  # type: ignore[union-attr]
+    )
 
 
 _UPSERTING = (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
