@@ -27,7 +27,7 @@ TikTok is flask-tiktok's sandbox on loopback (rows 5, 6) or requests-mock
 (the others): nothing reaches the network. Without ``--postgres`` a server of
 the run's own is started on loopback (and its log read for row 4). Writes
 ``results.json`` and ``performance.svg`` to ``--out`` (default
-``docs/_static``, which ``docs/performance.rst`` shows).
+``docs/benchmarks``, which ``docs/performance.rst`` shows).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--logins", type=int, default=50, help="per round, row 7")
     parser.add_argument("--postgres", help="a SQLAlchemy URL (default: start one)")
     parser.add_argument("--server-log", help="that server's log file, for row 4")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "_static")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
     parser.add_argument(
         "--smoke", action="store_true", help="one tiny round of every row (seconds)"
     )

@@ -7,7 +7,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -410,6 +412,88 @@ def test_writes_inside_the_lock_use_its_transaction(
         observer.dispose()
 
 
+@contextmanager
+def row_held_elsewhere(db: Database, engine: Engine) -> Iterator[Any]:
+    """Another process's transaction holding Alice's row (SQLite: the whole
+    database's write lock); commit it to release."""
+    t = TikTokAccount.__table__
+    with engine.connect() as connection:
+        if db.schema is None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.execute(
+                select(t.c.open_id).where(t.c.open_id == ALICE).with_for_update()
+            )
+        yield connection
+
+
+def test_waiters_on_another_process_refresh_all_go_on_with_its_tokens(
+    db: Database, app: Flask, storage: SQLAlchemyStorage
+) -> None:
+    """PostgreSQL: every waiter is handed the tokens the holder committed, and
+    none takes the row lock after it (SQLite, without row locks: the first
+    waiter takes the lock, the threads queued behind it read its result)."""
+    store(app, storage, expired())
+    with app.app_context():
+        sealed = seal_tokens(ALICE, OAuth2Tokens(token_body(access_token="act.new")))
+    t = TikTokAccount.__table__
+    seen: list[str | None] = []
+
+    def wait() -> None:
+        with app.app_context(), storage.lock_or_wait(ALICE) as waited:
+            seen.append(None if waited is None else waited.access_token)
+
+    other = db.engine()
+    try:
+        with row_held_elsewhere(db, other) as connection:
+            first = threading.Thread(target=wait)
+            first.start()
+            time.sleep(0.3)  # the first waiter is at the database, the others
+            rest = [threading.Thread(target=wait) for _ in range(5)]  # behind it
+            for thread in rest:
+                thread.start()
+            time.sleep(0.3)
+            assert seen == []
+            connection.execute(
+                update(t).where(t.c.open_id == ALICE).values(sealed_tokens=sealed)
+            )
+            connection.commit()
+        for thread in [first, *rest]:
+            thread.join(10)
+    finally:
+        other.dispose()
+    if db.schema is None:
+        assert sorted(seen, key=str) == [None] + ["act.new"] * 5
+    else:
+        assert seen == ["act.new"] * 6
+
+
+def test_a_waiter_whose_holder_did_not_refresh_takes_the_lock_and_refreshes(
+    db: Database, app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
+) -> None:
+    store(app, storage, expired())
+    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    tiktok_ = app.extensions["test_tiktok"]
+    got: list[str] = []
+
+    def call() -> None:
+        with app.app_context():
+            got.append(tiktok_.api_for(ALICE).access_token)
+
+    other = db.engine()
+    try:
+        with row_held_elsewhere(db, other) as connection:
+            worker = threading.Thread(target=call)
+            worker.start()
+            time.sleep(0.3)
+            connection.commit()  # released, the tokens still expired
+        worker.join(10)
+    finally:
+        other.dispose()
+    assert got == ["act.alice-2"]
+    assert len(refreshes(tiktok_mock)) == 1
+
+
 def test_concurrent_threads_refresh_once(
     app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
 ) -> None:
@@ -518,6 +602,62 @@ def test_authorization_removed_webhook_logs_out_everywhere_and_is_handled_once(
             text("SELECT key FROM tiktok_webhook_deliveries")
         )
         assert len(deliveries.all()) == 1
+
+
+def test_a_removal_is_recorded_and_its_login_ended_in_one_transaction(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    body = event_body("authorization.removed", content={"reason": 1})
+    seen: list[str] = []
+    errors: list[Any] = []
+
+    def statement(*args: Any) -> None:
+        seen.append(" ".join(args[2].split()[:3]))
+
+    listeners: list[tuple[str, Any]] = [
+        ("before_cursor_execute", statement),
+        ("begin", lambda *a: seen.append("BEGIN")),
+        ("commit", lambda *a: seen.append("COMMIT")),
+        ("handle_error", errors.append),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        assert post(client, body).get_json() == {"status": "ok"}
+        first = list(seen)
+        seen.clear()
+        assert post(client, body).get_json() == {"status": "duplicate"}
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    purge = "DELETE FROM tiktok_webhook_deliveries"  # expired records, now and then
+    assert [s for s in first if s != purge] == [
+        "BEGIN",
+        "INSERT INTO tiktok_webhook_deliveries",
+        "UPDATE tiktok_accounts SET",
+        "COMMIT",
+    ]
+    # A duplicate: one statement that refuses nothing (no database error).
+    assert [s for s in seen if s not in {"BEGIN", "COMMIT"}] == [
+        "INSERT INTO tiktok_webhook_deliveries"
+    ]
+    assert errors == []
+    assert row(engine).sealed_tokens is None
+
+
+def test_a_redelivered_removal_leaves_a_later_login_alone(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    body = event_body("authorization.removed", content={"reason": 1})
+    assert post(client, body).get_json() == {"status": "ok"}
+    log_in(client)  # the user authorizes the app again (same browser)
+    assert post(client, body).get_json() == {"status": "duplicate"}
+    assert client.get("/me").status_code == 200
+    assert row(engine).sealed_tokens is not None
 
 
 # -- set-up variants ---------------------------------------------------------------

@@ -126,10 +126,15 @@ class BaseStorage(ABC):
     :meth:`remember_delivery` (in this process by default; a shared backend
     overrides it and :meth:`forget_delivery` with one record all see).
 
+    The refresher takes its turn through :meth:`lock_or_wait` (the lock, or
+    the tokens of a refresh it waited for), and an ``authorization.removed``
+    delivery is recorded with :meth:`remember_removal`.
+
     A third backend (Redis, say) implements the five abstract methods, sets
     :attr:`shared`, and overrides :meth:`forget`, :meth:`list_users`,
     :meth:`refresh_lock`, :meth:`remember_delivery`, :meth:`forget_delivery`
-    and the three connected-account methods.
+    and the three connected-account methods (and may override
+    :meth:`lock_or_wait` and :meth:`remember_removal`).
     """
 
     #: Whether every process sees the same tokens (a database, a cache).

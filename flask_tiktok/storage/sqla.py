@@ -623,11 +623,12 @@ class SQLAlchemyStorage(BaseStorage):
     def remember_removal(self, key: str, ttl: float, open_id: str) -> bool:
         """Record the delivery and end ``open_id``'s login in one transaction
         (see :meth:`remember_delivery` and :meth:`delete`)."""
-        self._detach_browser(open_id)
         with self._transaction(open_id) as db:
             first = self._remember(db, key, ttl)
             if first:
                 db.execute(self._sql.end_login, _params(open_id, _ended()))
+        if first:
+            self._detach_browser(open_id)
         return first
 
     def _remember(self, db: _DB, key: str, ttl: float) -> bool:
