@@ -617,8 +617,17 @@ class SQLAlchemyStorage(BaseStorage):
         Elsewhere the primary key admits one insert, and an expired record is
         taken over by one conditional update.
         """
-        with self._autocommit() as db:
-            return self._remember(db, key, ttl)
+        binding = self._binding()
+        upsert = self._sql.upserts.get(binding.dialect)
+        if (
+            upsert is None
+            or binding.driver_reads is None
+            or _instrumented(binding.writer)
+        ):
+            with self._autocommit() as db:
+                return self._remember(db, key, ttl)
+        values = self._delivery_values(key, ttl)
+        return binding.driver_read(upsert).first(values) is not None
 
     def remember_removal(self, key: str, ttl: float, open_id: str) -> bool:
         """Record the delivery and end ``open_id``'s login in one transaction
@@ -631,13 +640,23 @@ class SQLAlchemyStorage(BaseStorage):
             self._detach_browser(open_id)
         return first
 
+    def _delivery_values(
+        self, key: str, ttl: float, db: _DB | None = None
+    ) -> dict[str, Any]:
+        """The parameters of a delivery's record; every 256th call first
+        deletes the expired records (through ``db``, or a connection of its
+        own)."""
+        now = _now()
+        if next(self._purge_clock) % 256 == 0:
+            d = self.delivery_table
+            with nullcontext(db) if db is not None else self._autocommit() as purge:
+                purge.execute(delete(d).where(d.c.expires_at <= now))
+        return {"k": key, "exp": now + timedelta(seconds=ttl), "now": now}
+
     def _remember(self, db: _DB, key: str, ttl: float) -> bool:
         d = self.delivery_table
-        now = _now()
-        values = {"k": key, "exp": now + timedelta(seconds=ttl), "now": now}
+        values = self._delivery_values(key, ttl, db)
         upsert = self._sql.upserts.get(self._binding().dialect)
-        if next(self._purge_clock) % 256 == 0:
-            db.execute(delete(d).where(d.c.expires_at <= now))
         if upsert is not None:
             return db.execute(upsert, values).first() is not None
         try:
@@ -705,7 +724,7 @@ class SQLAlchemyStorage(BaseStorage):
             return lock.db.execute(statement, {"oid": open_id}).first()
         binding = self._binding()
         if binding.driver_reads is not None and not _instrumented(binding.writer):
-            return binding.driver_read(statement).first(open_id)
+            return binding.driver_read(statement).first({"oid": open_id})
         with self._connection(read=True) as db:
             return db.execute(statement, {"oid": open_id}).first()
 
@@ -794,10 +813,12 @@ _DRIVER_READS = {"postgresql": True, "sqlite": False}
 
 
 class _DriverRead:
-    """One primary-key SELECT sent straight through the driver's cursor: the
-    same single round trip as through a Connection, without the per-execution
-    work SQLAlchemy does around it (which costs more than the round trip on
-    loopback). Compiled once for the dialect; each column's result processor
+    """One statement that returns at most one row (a primary-key SELECT, an
+    upsert's RETURNING), sent straight through the driver's cursor outside
+    any transaction: the same single round trip as through a Connection,
+    without the per-execution work SQLAlchemy does around it (which costs
+    more than the round trip on loopback). Compiled once for the dialect;
+    each parameter's bind processor and each column's result processor
     applied; driver errors raised as SQLAlchemy's, a lost connection
     invalidated. Used only while nobody listens to the engine's execution
     events, so that query logging and tracing see every statement."""
@@ -808,7 +829,18 @@ class _DriverRead:
         self._engine = engine
         self._sql = compiled.string
         self._positional = compiled.positiontup is not None
-        columns = list(statement.selected_columns)
+        self._binds = [
+            (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
+            for name, bind in compiled.binds.items()
+        ]
+        if compiled.positiontup is not None:
+            order = {name: i for i, name in enumerate(compiled.positiontup)}
+            self._binds.sort(key=lambda named: order[named[0]])
+        columns = (
+            [c["expr"] for c in statement.returning_column_descriptions]
+            if hasattr(statement, "returning_column_descriptions")
+            else list(statement.selected_columns)
+        )
         self._processors = [
             c.type.dialect_impl(dialect).result_processor(dialect, None)
             for c in columns
@@ -816,10 +848,11 @@ class _DriverRead:
         self._row = namedtuple("_row", [c.key for c in columns])  # type: ignore[misc]
         self._autocommit = _DRIVER_READS[dialect.name]
 
-    def first(self, open_id: str) -> Any:
-        """The first row for ``open_id``, or None."""
+    def first(self, values: dict[str, Any]) -> Any:
+        """The first row for the parameters ``values``, or None."""
         dialect = self._engine.dialect
-        params: Any = (open_id,) if self._positional else {"oid": open_id}
+        bound = [(n, values[n] if p is None else p(values[n])) for n, p in self._binds]
+        params: Any = tuple(v for _, v in bound) if self._positional else dict(bound)
         raw = self._engine.raw_connection()
         dbapi = cast(Any, raw.dbapi_connection)
         invalidated = False
@@ -832,6 +865,8 @@ class _DriverRead:
                 found = cursor.fetchone()
             finally:
                 cursor.close()
+            if not self._autocommit:
+                dbapi.commit()  # SQLite: what an INSERT began (a read began none)
         except dialect.loaded_dbapi.Error as exc:
             invalidated = dialect.is_disconnect(exc, dbapi, None)
             if invalidated:
