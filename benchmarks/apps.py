@@ -38,8 +38,9 @@ os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
 
 
-def tiktok_app(database: str | None) -> Flask:
-    """flask-tiktok: cookie storage (``database`` None) or SQLAlchemyStorage."""
+def tiktok_app(database: str | None, user_cache_seconds: float = 0.0) -> Flask:
+    """flask-tiktok: cookie storage (``database`` None) or SQLAlchemyStorage
+    (with ``user_cache_seconds``, if that flask-tiktok has it)."""
     app = Flask("flask_tiktok_bench")
     app.config.update(
         SECRET_KEY=SECRET_KEY,
@@ -50,7 +51,10 @@ def tiktok_app(database: str | None) -> Flask:
     storage: BaseStorage | None = None
     if database is not None:
         bound = app.extensions["bench_engine"] = engine(database)
-        storage = SQLAlchemyStorage(bound)
+        options = (
+            {"user_cache_seconds": user_cache_seconds} if user_cache_seconds else {}
+        )
+        storage = SQLAlchemyStorage(bound, **options)
     TikTok(app, storage=storage)
     if isinstance(storage, SQLAlchemyStorage):
         with app.app_context():

@@ -44,6 +44,7 @@ def test_a_smoke_run_measures_every_row_and_writes_the_json_and_chart(
     protected = report["rows"]["protected_postgresql"]
     assert set(protected["variants"]) == {
         "flask-tiktok",
+        "flask-tiktok, 1 s user cache",
         "Flask-Login + Flask-Dance",
         "floor",
     }

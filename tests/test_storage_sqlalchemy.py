@@ -153,6 +153,39 @@ def test_a_protected_request_costs_one_primary_key_read(
     assert len(tiktok_mock.request_history) == 2  # the login's two calls only
 
 
+def test_a_user_cache_serves_repeat_requests_without_a_read_and_ends_with_writes(
+    engine: Engine, tiktok_mock: Any
+) -> None:
+    """``user_cache_seconds``: the second request reads nothing; a logout in
+    this process ends the login at once; another process's deletion ends it
+    here once the cache's seconds are over."""
+    storage = SQLAlchemyStorage(engine, user_cache_seconds=0.5)
+    storage.create_all()
+    app = create_app(storage=storage)
+    laptop, phone = logged_in_twice(app)
+    assert laptop.get("/me").status_code == 200
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert laptop.get("/me").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements == []
+    assert laptop.post("/tiktok/logout").status_code == 302
+    assert phone.get("/me").status_code == 302  # the same process: at once
+
+    log_in(laptop)
+    assert laptop.get("/me").status_code == 200
+    SQLAlchemyStorage(engine).delete(ALICE)  # another process's deletion
+    assert laptop.get("/me").status_code == 200  # served from memory
+    time.sleep(0.6)
+    assert laptop.get("/me").status_code == 302
+
+
 def test_unobserved_reads_go_through_the_driver_and_leave_the_pool_as_found(
     app: Flask, storage: SQLAlchemyStorage, engine: Engine, tiktok_mock: Any
 ) -> None:

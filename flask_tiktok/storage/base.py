@@ -142,7 +142,7 @@ class BaseStorage(ABC):
 
     _stripes: ClassVar[list[threading.Lock]] = [threading.Lock() for _ in range(64)]
     _deliveries_lock: ClassVar[threading.Lock] = threading.Lock()
-    _delivery_record: ExpiringRecord | None = None
+    _delivery_record: ExpiringRecord[float] | None = None
 
     # -- the request's login ---------------------------------------------------
 
@@ -303,7 +303,7 @@ class BaseStorage(ABC):
         """Drop a recorded delivery whose handling failed, so a retry runs it."""
         self._deliveries().discard(key)
 
-    def _deliveries(self) -> ExpiringRecord:
+    def _deliveries(self) -> ExpiringRecord[float]:
         # Created on first use: subclasses need not call an __init__.
         if self._delivery_record is None:
             with BaseStorage._deliveries_lock:

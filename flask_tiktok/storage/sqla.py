@@ -52,6 +52,7 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+from ..expiring import ExpiringRecord
 from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
 from .base import AccountTaken, BaseStorage, StoredAccount, StoredLogin, StoredUser
@@ -194,6 +195,13 @@ class SQLAlchemyStorage(BaseStorage):
     a read of the row does not. Tokens are decrypted only by
     :meth:`get_tokens`.
 
+    ``user_cache_seconds`` (default 0: off) lets each process serve a login
+    it read within that many seconds without reading it again: the protected
+    request then costs no round trip, and a logout, refused refresh,
+    deletion or ``authorization.removed`` that happens in *another* process
+    ends the login here up to that many seconds later (one made in this
+    process, at once). Tokens are never cached.
+
     Refresh across processes (:meth:`refresh_lock`): threads of one process
     first queue on an in-process lock, so each process holds at most one
     connection per user; then the lock's own transaction takes the database
@@ -220,6 +228,7 @@ class SQLAlchemyStorage(BaseStorage):
         model: Any = None,
         delivery_model: Any = None,
         lock_timeout: float = 30.0,
+        user_cache_seconds: float = 0.0,
     ) -> None:
         self._factory = _session_factory(bind)
         #: The accounts table.
@@ -242,6 +251,12 @@ class SQLAlchemyStorage(BaseStorage):
         self._owner_columns: bool | None = None
         self._sql = _Statements(self.table, self.delivery_table)
         self._bindings: WeakKeyDictionary[object, _Binding] = WeakKeyDictionary()
+        #: Seconds this process may serve a login read from the database
+        #: without reading it again (0: every request reads it). Writes made
+        #: here take effect at once; another process's logout, refused
+        #: refresh or ``authorization.removed`` within this many seconds.
+        self.user_cache_seconds = user_cache_seconds
+        self._users: ExpiringRecord[Any] = ExpiringRecord(100_000)
 
     def create_all(self) -> None:
         """Create the accounts and delivery tables where missing."""
@@ -257,7 +272,11 @@ class SQLAlchemyStorage(BaseStorage):
         if reference is None:
             return None
         open_id, login_id = reference
-        row = self._read(self._sql.user, open_id)
+        row = self._users.get(open_id) if self.user_cache_seconds > 0 else None
+        if row is None:
+            row = self._read(self._sql.user, open_id)
+            if row is not None and self.user_cache_seconds > 0:
+                self._users.put(open_id, row, self.user_cache_seconds)
         if row is None or not hmac.compare_digest(
             (row.login_id or "").encode(), login_id.encode()
         ):
@@ -296,6 +315,7 @@ class SQLAlchemyStorage(BaseStorage):
             login_id: str = db.execute(upsert, params).scalar_one()
         if lock is not None:
             lock.row = None
+        self._users.discard(open_id)
         return login_id
 
     def _upsert_once(self, open_id: str, values: dict[str, Any]) -> str:
@@ -604,6 +624,7 @@ class SQLAlchemyStorage(BaseStorage):
             db.commit()
         finally:
             self._held.reset(token)
+            self._users.discard(open_id)
 
     # -- webhook deliveries --------------------------------------------------
 
@@ -740,6 +761,8 @@ class SQLAlchemyStorage(BaseStorage):
             return
         with self._connection() as db, db.begin():
             yield db
+        if open_id is not None:
+            self._users.discard(open_id)  # committed: not served from memory
 
     def _detach_browser(self, open_id: str) -> None:
         reference = _browser_reference()
