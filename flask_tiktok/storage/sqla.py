@@ -574,7 +574,7 @@ class SQLAlchemyStorage(BaseStorage):
         another process holds it, a shared lock waited for, which every
         waiter is granted at once when the refresher commits: they read the
         new tokens together instead of taking the row lock one by one.
-        Elsewhere as :meth:`BaseStorage.lock_or_wait`.
+        Elsewhere as :meth:`.BaseStorage.lock_or_wait`.
         """
         held = self._held.get()
         stripe = self._stripe(open_id)
@@ -717,24 +717,16 @@ class SQLAlchemyStorage(BaseStorage):
         connection rather than an engine."""
         binding = self._binding()
         engine = binding.reader if read else binding.writer
-        if engine is None:
-            with self._factory() as db:
-                yield db
-            return
-        with engine.connect() as connection:
-            yield connection
+        with engine.connect() if engine is not None else self._factory() as db:
+            yield db
 
     @contextmanager
     def _autocommit(self) -> Iterator[_DB]:
         """A connection whose every statement commits by itself (a
         transaction, committed at the end, when bound to a connection)."""
         engine = self._binding().autocommit
-        if engine is None:
-            with self._transaction() as db:
-                yield db
-            return
-        with engine.connect() as connection:
-            yield connection
+        with engine.connect() if engine is not None else self._transaction() as db:
+            yield db
 
     def _read(self, statement: Any, open_id: str) -> Any:
         """One row of ``statement`` for ``open_id``: one round trip, or
