@@ -4,6 +4,7 @@ and the floor, each rendering the same profile page."""
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
@@ -155,6 +156,13 @@ def peer_app(database: str | None) -> tuple[Flask, FlaskClient]:
             __tablename__ = "peer_oauth"
             user_id = Column(Integer, ForeignKey("peer_users.id"))
 
+        def token_row(token: dict[str, Any], user_id: int) -> Any:
+            # created_at given: the mixin's default (utcnow) is deprecated.
+            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            return OAuth(
+                provider="tiktok", token=token, user_id=user_id, created_at=now
+            )
+
         blueprint.storage = DanceStorage(OAuth, db.session, user=current_user)
         manager.user_loader(lambda user_id: db.session.get(users, int(user_id)))
 
@@ -170,7 +178,7 @@ def peer_app(database: str | None) -> tuple[Flask, FlaskClient]:
                 found = users(**profile)
                 db.session.add(found)
             db.session.flush()
-            db.session.merge(OAuth(provider="tiktok", token=token, user_id=found.id))
+            db.session.merge(token_row(token, found.id))
             db.session.commit()
             login_user(found)
             return False
@@ -180,7 +188,7 @@ def peer_app(database: str | None) -> tuple[Flask, FlaskClient]:
             db.create_all()
             db.session.add(users(id=1, **PROFILE))
             db.session.flush()
-            db.session.add(OAuth(provider="tiktok", token=token_body(), user_id=1))
+            db.session.add(token_row(token_body(), 1))
             db.session.commit()
     app.register_blueprint(blueprint, url_prefix="/login")
 
