@@ -28,7 +28,7 @@ SDIST_FILES = [
     "docs/index.rst",
     "tests/conftest.py",
     "examples/basic/app.py",
-    "benchmarks/bench_protected.py",
+    "benchmarks/run.py",
     *WHEEL_FILES,
 ]
 SDIST_DIRS = ["tests/", "docs/", "examples/", "benchmarks/"]

@@ -59,7 +59,7 @@ nitpick_ignore_regex = [
     # urllib3's, named bare in requests' HTTPAdapter signature.
     (r"py:class", r"Retry"),
     # Type variables: generic signatures, not documented classes.
-    (r"py:class", r"flask_tiktok\.\w+\.(T|OwnerLoader|BeforeConnect)"),
+    (r"py:class", r"flask_tiktok\.\w+\.(T|V|OwnerLoader|BeforeConnect)"),
 ]
 
 myst_heading_anchors = 2

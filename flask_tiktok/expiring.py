@@ -1,6 +1,6 @@
 """A small, thread-safe, bounded map whose entries expire: per-process memory
-for webhook deliveries already handled and users whose authorization TikTok
-removed."""
+for webhook deliveries already handled, users whose authorization TikTok
+removed, and (opt-in) the SQL storage's recently read logins."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 __all__ = ["ExpiringRecord"]
 
+V = TypeVar("V")
 
-class ExpiringRecord:
+
+class ExpiringRecord(Generic[V]):
     """``key -> value`` entries that live ``ttl`` seconds, at most ``max_size``.
 
     When full, the oldest entry is dropped first. Lookups of an empty record
@@ -24,13 +27,13 @@ class ExpiringRecord:
     ) -> None:
         self._max_size = max_size
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, key: str, value: float, ttl: float) -> bool:
+    def add(self, key: str, value: V, ttl: float) -> bool:
         """Keep ``key`` (with ``value``) for ``ttl`` seconds.
 
         Returns True when the key was absent (or expired), False when it was
@@ -48,7 +51,7 @@ class ExpiringRecord:
                 self._entries.popitem(last=False)
             return True
 
-    def put(self, key: str, value: float, ttl: float) -> None:
+    def put(self, key: str, value: V, ttl: float) -> None:
         """Keep ``key`` with ``value`` for ``ttl`` seconds, replacing an entry."""
         now = self._clock()
         with self._lock:
@@ -58,7 +61,7 @@ class ExpiringRecord:
             while len(self._entries) > self._max_size:
                 self._entries.popitem(last=False)
 
-    def get(self, key: str) -> float | None:
+    def get(self, key: str) -> V | None:
         """The value kept for ``key``, or None when absent or expired."""
         if not self._entries:
             return None

@@ -33,7 +33,7 @@ from .state import EXTENSION_KEY, ConnectHooks, TikTokState, get_state
 from .storage.base import BaseStorage
 from .storage.session import SessionStorage
 from .tokens import OAuth2Tokens
-from .user import current_tiktok_user
+from .user import template_user
 from .views import blueprint, webhook
 from .wire import scope_param
 
@@ -310,4 +310,4 @@ def _shared_state(what: str) -> TikTokState:
 
 
 def _template_context() -> dict[str, Any]:
-    return {"current_tiktok_user": current_tiktok_user}
+    return {"current_tiktok_user": template_user()}

@@ -5,8 +5,10 @@ The view checks the ``TikTok-Signature`` header against ``TIKTOK_CLIENT_SECRET``
 the body; a refused delivery gets 401 (signature) or 400 (body) with a small
 JSON error, and changes nothing. A verified event is recorded through
 :meth:`~flask_tiktok.BaseStorage.remember_delivery` (TikTok delivers at least
-once and retries for 72 hours), handled, and answered 200; a repeat is
-answered 200 and not handled again.
+once and retries for 72 hours; ``authorization.removed`` through
+:meth:`~flask_tiktok.BaseStorage.remember_removal`, which ends the login in
+the same step), handled, and answered 200; a repeat is answered 200 and not
+handled again.
 
 Handling ``authorization.removed`` deletes what the storage keeps for that
 ``open_id``'s tokens and sends ``tiktok_authorization_removed`` (and, for a
@@ -116,30 +118,35 @@ def receive_webhook() -> Response:
     except WebhookPayloadError as exc:
         return refused_webhook(exc)
     key = event.delivery_key
-    if not state.storage.remember_delivery(key, DELIVERY_TTL):
+    storage = state.storage
+    if event.event == AUTHORIZATION_REMOVED:
+        # Recorded and the login ended together (one transaction in SQL).
+        first = storage.remember_removal(key, DELIVERY_TTL, event.user_openid)
+    else:
+        first = storage.remember_delivery(key, DELIVERY_TTL)
+    if not first:
         return _answer(200, status="duplicate")
     try:
         _handle(state, event)
     except BaseException:
         # Let TikTok's retry run it again rather than be taken for a repeat.
-        state.storage.forget_delivery(key)
+        storage.forget_delivery(key)
         raise
     return _answer(200, status="ok")
 
 
 def _handle(state: TikTokState, event: WebhookEvent) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if event.event == AUTHORIZATION_REMOVED:
-        open_id = event.user_openid
-        state.storage.delete(open_id)
-        if state.settings.remember_removed and not state.storage.shared:
-            state.removed_users.put(
-                open_id,
-                float(event.create_time),
-                app.permanent_session_lifetime.total_seconds(),
-            )
+    removed = event.event == AUTHORIZATION_REMOVED
+    # (a removal's login was ended with the delivery's record)
+    if removed and state.settings.remember_removed and not state.storage.shared:
+        state.removed_users.put(
+            event.user_openid,
+            float(event.create_time),
+            app.permanent_session_lifetime.total_seconds(),
+        )
     tiktok_webhook_received.send(app, event=event)
-    if event.event == AUTHORIZATION_REMOVED:
+    if removed:
         tiktok_authorization_removed.send(
             app, open_id=event.user_openid, reason=event.reason
         )

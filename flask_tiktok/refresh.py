@@ -148,44 +148,66 @@ class TokenRefresher:
     def _refresh(
         self, open_id: str, tokens: OAuth2Tokens, force: bool, leeway: float
     ) -> OAuth2Tokens:
-        with self.storage.refresh_lock(open_id):
-            current = self.storage.get_tokens(open_id) or tokens
-            replaced = current.access_token != tokens.access_token
-            if not current.access_token_expired(leeway) and (not force or replaced):
-                return current
-            refresh_token = current.refresh_token
-            rotated = self._rotated.get(refresh_token) if refresh_token else None
-            if rotated is not None:
-                self.storage.set_tokens(open_id, rotated)
-                return rotated
-            if refresh_token is None or current.refresh_token_expired():
-                self._refuse(open_id, "refresh_expired")
-            try:
-                fresh = self.client.refresh_access_token(refresh_token)
-            except OAuth2RequestError as exc:
-                if exc.transient:
-                    raise  # answered as any TikTok failure; the login stands
-                logger.warning(
-                    "TikTok refused to refresh the token of %s (logged out): %s",
-                    loggable(open_id),
-                    loggable(exc),
-                )
-                self._refuse(open_id, "refresh_refused")
-            if fresh.refresh_token is None:
-                # TikTok always rotates; keep the old one if an answer omits it.
-                fresh = OAuth2Tokens(
-                    fresh.data | {"refresh_token": refresh_token}, fresh.issued_at
-                )
-            self._rotated.put(refresh_token, fresh)
-            self.storage.set_tokens(open_id, fresh)
-        if self._on_refreshed is not None:
+        with self.storage.lock_or_wait(open_id) as waited:
+            if waited is None:
+                fresh, refreshed = self._holding(open_id, tokens, force, leeway)
+        if waited is not None:
+            if _serves(waited, tokens, force, leeway):
+                return waited  # another process's refresh, read with its waiters
+            with self.storage.refresh_lock(open_id):
+                fresh, refreshed = self._holding(open_id, tokens, force, leeway)
+        if refreshed and self._on_refreshed is not None:
             self._on_refreshed(open_id, fresh)
         return fresh
+
+    def _holding(
+        self, open_id: str, tokens: OAuth2Tokens, force: bool, leeway: float
+    ) -> tuple[OAuth2Tokens, bool]:
+        """Under the lock: the stored tokens if another holder refreshed them
+        meanwhile, else a refresh (stored); whether TikTok was called."""
+        current = self.storage.get_tokens(open_id) or tokens
+        if _serves(current, tokens, force, leeway):
+            return current, False
+        refresh_token = current.refresh_token
+        rotated = self._rotated.get(refresh_token) if refresh_token else None
+        if rotated is not None:
+            self.storage.set_tokens(open_id, rotated)
+            return rotated, False
+        if refresh_token is None or current.refresh_token_expired():
+            self._refuse(open_id, "refresh_expired")
+        try:
+            fresh = self.client.refresh_access_token(refresh_token)
+        except OAuth2RequestError as exc:
+            if exc.transient:
+                raise  # answered as any TikTok failure; the login stands
+            logger.warning(
+                "TikTok refused to refresh the token of %s (logged out): %s",
+                loggable(open_id),
+                loggable(exc),
+            )
+            self._refuse(open_id, "refresh_refused")
+        if fresh.refresh_token is None:
+            # TikTok always rotates; keep the old one if an answer omits it.
+            fresh = OAuth2Tokens(
+                fresh.data | {"refresh_token": refresh_token}, fresh.issued_at
+            )
+        self._rotated.put(refresh_token, fresh)
+        self.storage.set_tokens(open_id, fresh)
+        return fresh, True
 
     def _refuse(self, open_id: str, reason: str) -> NoReturn:
         # Raised inside the lock, whose release keeps the deletion.
         self.storage.delete(open_id)
         raise _Refused(reason)
+
+
+def _serves(
+    current: OAuth2Tokens, tokens: OAuth2Tokens, force: bool, leeway: float
+) -> bool:
+    """Whether ``current`` (stored now) serves a caller who held ``tokens``:
+    valid, and for a forced refresh, replaced by another holder meanwhile."""
+    replaced = current.access_token != tokens.access_token
+    return not current.access_token_expired(leeway) and (not force or replaced)
 
 
 class _Refused(Exception):

@@ -71,7 +71,7 @@ class TikTokState:
     storage: BaseStorage
     refresher: TokenRefresher
     hooks: ConnectHooks
-    removed_users: ExpiringRecord
+    removed_users: ExpiringRecord[float]
 
     def __init__(
         self,
@@ -96,7 +96,7 @@ class TikTokState:
         self.hooks = hooks or ConnectHooks()
         #: ``open_id -> create_time`` of the ``authorization.removed`` events
         #: this process received (only with ``TIKTOK_REMEMBER_REMOVED``).
-        self.removed_users = ExpiringRecord(100_000)
+        self.removed_users = ExpiringRecord[float](100_000)
 
     def authorization_removed(self, user: StoredUser) -> bool:
         """Whether TikTok removed the authorization after ``user`` logged in."""

@@ -20,8 +20,12 @@ __all__ = [
     "AnonymousTikTokUser",
     "TikTokUser",
     "current_tiktok_user",
+    "template_user",
     "tiktok_login_required",
 ]
+
+#: The profile fields that are plain attributes (``open_id`` is a property).
+_FIELDS = KNOWN_FIELDS - {"open_id"}
 
 
 class TikTokUser:
@@ -29,7 +33,8 @@ class TikTokUser:
 
     Each field fetched at login is an attribute (``display_name``,
     ``avatar_url``, ``follower_count``, ...); a known field that was not
-    fetched is ``None``.
+    fetched is ``None``. They are plain attributes, set once when the user is
+    loaded: a template reads them at the cost of any attribute.
     """
 
     is_authenticated = True
@@ -37,13 +42,15 @@ class TikTokUser:
 
     def __init__(self, stored: StoredUser) -> None:
         self._stored = stored
+        profile = stored.profile
+        vars(self).update((k, profile[k]) for k in _FIELDS & profile.keys())
 
     def __repr__(self) -> str:
         return f"<TikTokUser {self.open_id!r}>"
 
     def __getattr__(self, name: str) -> Any:
-        if name in KNOWN_FIELDS:
-            return self._stored.profile.get(name)
+        # Only reached for a name that is no attribute (the class has every
+        # known field, None): typed as Any for the profile's fields.
         raise AttributeError(name)
 
     @property
@@ -79,8 +86,7 @@ class AnonymousTikTokUser:
         return "<AnonymousTikTokUser>"
 
     def __getattr__(self, name: str) -> Any:
-        if name in KNOWN_FIELDS:
-            return None
+        # As TikTokUser's: every known field is a class attribute, None.
         raise AttributeError(name)
 
     def has_scopes(self, *scopes: str) -> bool:
@@ -89,6 +95,11 @@ class AnonymousTikTokUser:
 
 
 _ANONYMOUS = AnonymousTikTokUser()
+
+
+for _name in _FIELDS:
+    setattr(TikTokUser, _name, None)
+    setattr(AnonymousTikTokUser, _name, None)
 
 
 def _load_user() -> TikTokUser | AnonymousTikTokUser:
@@ -120,6 +131,19 @@ def _shown_user() -> TikTokUser | AnonymousTikTokUser:
 current_tiktok_user: TikTokUser | AnonymousTikTokUser = LocalProxy(  # type: ignore[assignment]
     _shown_user
 )
+
+
+def template_user() -> Any:
+    """What templates get as ``current_tiktok_user``: the request's user
+    itself once it is loaded (a protected view has loaded it), so each read
+    in the template is a plain attribute read; else the lazy proxy, which
+    reads the storage only if the template uses it."""
+    if has_request_context():
+        user = current_login().user
+        if user is not None:
+            return user
+    return current_tiktok_user
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 

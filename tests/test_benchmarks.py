@@ -1,5 +1,5 @@
-"""The benchmarks still run (one tiny round each; their figures are measured
-by hand, never asserted)."""
+"""``python -m benchmarks --smoke`` runs every row once, tiny, and writes its
+JSON and chart (the figures are measured by hand, never asserted)."""
 
 from __future__ import annotations
 
@@ -8,32 +8,54 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from sqla_support import database
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = {
+    "protected_cookie",
+    "protected_sqlite",
+    "protected_postgresql",
+    "webhooks_postgresql",
+    "jobs_postgresql",
+    "refresh_burst",
+    "login_postgresql",
+    "cookie",
+}
 
 
-@pytest.mark.parametrize(
-    ("script", "args"),
-    [
-        ("bench_protected.py", ["--rounds", "1", "--requests", "2"]),
-        (
-            "bench_accounts.py",
-            ["--rounds", "1", "--requests", "2", "--accounts", "60", "--database", ""],
-        ),
-    ],
-)
-def test_a_benchmark_runs_one_round(script: str, args: list[str]) -> None:
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-W", "error", str(BENCHMARKS / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def test_a_smoke_run_measures_every_row_and_writes_the_json_and_chart(
+    tmp_path: Path,
+) -> None:
+    with database("postgresql", tmp_path) as db:
+        url = f"{db.url}?options=-csearch_path%3D{db.schema}"
+        result = subprocess.run(  # noqa: S603
+            [
+                *(sys.executable, "-W", "error", "-m", "benchmarks", "--smoke"),
+                *("--postgres", url, "--out", str(tmp_path)),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert result.returncode == 0, result.stderr
-    assert "us/request" in result.stdout
-    if script == "bench_accounts.py":
-        assert "60 refreshed, 60 refresh calls to TikTok" in result.stdout
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert set(report["rows"]) == ROWS
+    protected = report["rows"]["protected_postgresql"]
+    assert set(protected["variants"]) == {
+        "flask-tiktok",
+        "flask-tiktok, 1 s user cache",
+        "Flask-Login + Flask-Dance",
+        "floor",
+    }
+    assert protected["variants"]["floor"]["ratio"] == 1.0
+    # One primary-key read, no transaction statement of its own.
+    assert len(protected["statements"]) == 1
+    assert protected["statements"][0].startswith("SELECT")
+    assert report["rows"]["refresh_burst"]["refresh_calls_per_burst"] == [1]
+    assert "hand-written Authlib" in report["rows"]["jobs_postgresql"]["variants"]
+    assert (tmp_path / "performance.svg").read_text().startswith("<svg")
+    assert "protected_cookie: flask-tiktok" in result.stdout
 
 
 def test_the_upload_benchmark_runs_one_round(tmp_path: Path) -> None:
@@ -43,7 +65,7 @@ def test_the_upload_benchmark_runs_one_round(tmp_path: Path) -> None:
             sys.executable,
             "-W",
             "error",
-            str(BENCHMARKS / "upload.py"),
+            str(ROOT / "benchmarks" / "upload.py"),
             "--size-mb",
             "70",
             "--rounds",

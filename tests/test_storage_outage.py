@@ -14,7 +14,9 @@ from flask import Flask
 from helpers import (
     ALICE,
     create_app,
+    event_body,
     log_in,
+    post,
     revoked_tokens,
     start_login,
     who,
@@ -136,3 +138,16 @@ def test_the_commands_say_the_database_is_down(
         "Error: The storage is unavailable: the database is unavailable"
         " (OperationalError).\n"
     )
+
+
+@pytest.mark.parametrize("event", ["post.publish.complete", "authorization.removed"])
+def test_a_webhook_during_an_outage_is_answered_503_for_tiktoks_retry(
+    outage_app: Flask, database: Database, event: str
+) -> None:
+    client = outage_app.test_client()
+    body = event_body(event, content={"publish_id": "p-1", "reason": 1})
+    database.down = True
+    answer = post(client, body)
+    assert answer.status_code == 503
+    database.down = False
+    assert post(client, body).get_json() == {"status": "ok"}  # handled on retry

@@ -7,7 +7,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +52,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -129,16 +131,99 @@ def test_a_protected_request_costs_one_primary_key_read(
     def record(*args: Any) -> None:
         statements.append(args[2])
 
+    def no_transaction(connection: Any, *args: Any) -> None:
+        dbapi = connection.connection.dbapi_connection
+        # PostgreSQL: autocommit, no BEGIN; SQLite's driver begins none itself.
+        began = not dbapi.autocommit if hasattr(dbapi, "info") else dbapi.in_transaction
+        transactions.append(began)
+
+    transactions: list[bool] = []
     event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "before_cursor_execute", no_transaction)
     try:
         assert client.get("/me").status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", no_transaction)
     assert len(statements) == 1
     assert statements[0].lstrip().startswith("SELECT")
     assert "tiktok_accounts.open_id =" in statements[0]
     assert "sealed_tokens IS NOT NULL" in statements[0]
+    assert transactions == [False]
     assert len(tiktok_mock.request_history) == 2  # the login's two calls only
+
+
+def test_a_user_cache_serves_repeat_requests_without_a_read_and_ends_with_writes(
+    engine: Engine, tiktok_mock: Any
+) -> None:
+    """``user_cache_seconds``: the second request reads nothing; a logout in
+    this process ends the login at once; another process's deletion ends it
+    here once the cache's seconds are over."""
+    storage = SQLAlchemyStorage(engine, user_cache_seconds=0.5)
+    storage.create_all()
+    app = create_app(storage=storage)
+    laptop, phone = logged_in_twice(app)
+    assert laptop.get("/me").status_code == 200
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert laptop.get("/me").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements == []
+    assert laptop.post("/tiktok/logout").status_code == 302
+    assert phone.get("/me").status_code == 302  # the same process: at once
+
+    log_in(laptop)
+    assert laptop.get("/me").status_code == 200
+    SQLAlchemyStorage(engine).delete(ALICE)  # another process's deletion
+    assert laptop.get("/me").status_code == 200  # served from memory
+    time.sleep(0.6)
+    assert laptop.get("/me").status_code == 302
+
+
+def test_unobserved_reads_go_through_the_driver_and_leave_the_pool_as_found(
+    app: Flask, storage: SQLAlchemyStorage, engine: Engine, tiktok_mock: Any
+) -> None:
+    """With no listener on the engine the protected read skips SQLAlchemy's
+    execution machinery: same user, same tokens, the pooled connection
+    handed back idle and no longer in autocommit."""
+    client = app.test_client()
+    log_in(client)
+    assert "Alice &lt;Creator&gt;" in client.get("/me").get_data(as_text=True)
+    with app.app_context():
+        tokens = storage.get_tokens(ALICE)
+        assert tokens is not None and tokens.access_token == "act.alice-1"
+        assert storage.get_tokens("nobody") is None
+        driver_reads = storage._binding().driver_reads
+    assert driver_reads  # the reads above took the driver's path
+    with engine.connect() as connection:
+        dbapi: Any = connection.connection.dbapi_connection
+        if hasattr(dbapi, "info"):  # psycopg
+            assert dbapi.autocommit is False
+            assert dbapi.info.transaction_status.name == "IDLE"
+        else:
+            assert dbapi.in_transaction is False
+
+
+def test_a_driver_read_raises_sqlalchemy_errors(
+    app: Flask, storage: SQLAlchemyStorage, engine: Engine
+) -> None:
+    store(app, storage, expired())
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE tiktok_accounts"))
+    with app.app_context(), pytest.raises(Exception) as caught:
+        storage.get_tokens(ALICE)
+    # A SQLAlchemy error (SQLite's "no such table" is an OperationalError,
+    # which the storage also takes for an outage), never the driver's own.
+    error = caught.value
+    if isinstance(error, StorageUnavailable):
+        error = error.__cause__
+    assert isinstance(error, DBAPIError)
 
 
 def test_tokens_are_bound_to_the_open_id_and_the_secret_key(
@@ -230,6 +315,8 @@ def test_logging_in_as_someone_else_does_not_log_the_previous_user_out(
 def test_set_retries_as_an_update_when_a_concurrent_first_login_inserted(
     app: Flask, storage: SQLAlchemyStorage, engine: Engine, monkeypatch: Any
 ) -> None:
+    # The path of databases without ON CONFLICT (PostgreSQL and SQLite upsert).
+    monkeypatch.setattr(storage._sql, "login_upserts", {})
     real = storage._upsert_once
     calls: list[str] = []
 
@@ -364,6 +451,88 @@ def test_writes_inside_the_lock_use_its_transaction(
         observer.dispose()
 
 
+@contextmanager
+def row_held_elsewhere(db: Database, engine: Engine) -> Iterator[Any]:
+    """Another process's transaction holding Alice's row (SQLite: the whole
+    database's write lock); commit it to release."""
+    t = TikTokAccount.__table__
+    with engine.connect() as connection:
+        if db.schema is None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.execute(
+                select(t.c.open_id).where(t.c.open_id == ALICE).with_for_update()
+            )
+        yield connection
+
+
+def test_waiters_on_another_process_refresh_all_go_on_with_its_tokens(
+    db: Database, app: Flask, storage: SQLAlchemyStorage
+) -> None:
+    """PostgreSQL: every waiter is handed the tokens the holder committed, and
+    none takes the row lock after it (SQLite, without row locks: the first
+    waiter takes the lock, the threads queued behind it read its result)."""
+    store(app, storage, expired())
+    with app.app_context():
+        sealed = seal_tokens(ALICE, OAuth2Tokens(token_body(access_token="act.new")))
+    t = TikTokAccount.__table__
+    seen: list[str | None] = []
+
+    def wait() -> None:
+        with app.app_context(), storage.lock_or_wait(ALICE) as waited:
+            seen.append(None if waited is None else waited.access_token)
+
+    other = db.engine()
+    try:
+        with row_held_elsewhere(db, other) as connection:
+            first = threading.Thread(target=wait)
+            first.start()
+            time.sleep(0.3)  # the first waiter is at the database, the others
+            rest = [threading.Thread(target=wait) for _ in range(5)]  # behind it
+            for thread in rest:
+                thread.start()
+            time.sleep(0.3)
+            assert seen == []
+            connection.execute(
+                update(t).where(t.c.open_id == ALICE).values(sealed_tokens=sealed)
+            )
+            connection.commit()
+        for thread in [first, *rest]:
+            thread.join(10)
+    finally:
+        other.dispose()
+    if db.schema is None:
+        assert sorted(seen, key=str) == [None] + ["act.new"] * 5
+    else:
+        assert seen == ["act.new"] * 6
+
+
+def test_a_waiter_whose_holder_did_not_refresh_takes_the_lock_and_refreshes(
+    db: Database, app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
+) -> None:
+    store(app, storage, expired())
+    tiktok_mock.post(TOKEN_URL, json=ROTATED)
+    tiktok_ = app.extensions["test_tiktok"]
+    got: list[str] = []
+
+    def call() -> None:
+        with app.app_context():
+            got.append(tiktok_.api_for(ALICE).access_token)
+
+    other = db.engine()
+    try:
+        with row_held_elsewhere(db, other) as connection:
+            worker = threading.Thread(target=call)
+            worker.start()
+            time.sleep(0.3)
+            connection.commit()  # released, the tokens still expired
+        worker.join(10)
+    finally:
+        other.dispose()
+    assert got == ["act.alice-2"]
+    assert len(refreshes(tiktok_mock)) == 1
+
+
 def test_concurrent_threads_refresh_once(
     app: Flask, storage: SQLAlchemyStorage, tiktok_mock: Any
 ) -> None:
@@ -472,6 +641,62 @@ def test_authorization_removed_webhook_logs_out_everywhere_and_is_handled_once(
             text("SELECT key FROM tiktok_webhook_deliveries")
         )
         assert len(deliveries.all()) == 1
+
+
+def test_a_removal_is_recorded_and_its_login_ended_in_one_transaction(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    body = event_body("authorization.removed", content={"reason": 1})
+    seen: list[str] = []
+    errors: list[Any] = []
+
+    def statement(*args: Any) -> None:
+        seen.append(" ".join(args[2].split()[:3]))
+
+    listeners: list[tuple[str, Any]] = [
+        ("before_cursor_execute", statement),
+        ("begin", lambda *a: seen.append("BEGIN")),
+        ("commit", lambda *a: seen.append("COMMIT")),
+        ("handle_error", errors.append),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        assert post(client, body).get_json() == {"status": "ok"}
+        first = list(seen)
+        seen.clear()
+        assert post(client, body).get_json() == {"status": "duplicate"}
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    purge = "DELETE FROM tiktok_webhook_deliveries"  # expired records, now and then
+    assert [s for s in first if s != purge] == [
+        "BEGIN",
+        "INSERT INTO tiktok_webhook_deliveries",
+        "UPDATE tiktok_accounts SET",
+        "COMMIT",
+    ]
+    # A duplicate: one statement that refuses nothing (no database error).
+    assert [s for s in seen if s not in {"BEGIN", "COMMIT"}] == [
+        "INSERT INTO tiktok_webhook_deliveries"
+    ]
+    assert errors == []
+    assert row(engine).sealed_tokens is None
+
+
+def test_a_redelivered_removal_leaves_a_later_login_alone(
+    app: Flask, engine: Engine, tiktok_mock: Any
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    body = event_body("authorization.removed", content={"reason": 1})
+    assert post(client, body).get_json() == {"status": "ok"}
+    log_in(client)  # the user authorizes the app again (same browser)
+    assert post(client, body).get_json() == {"status": "duplicate"}
+    assert client.get("/me").status_code == 200
+    assert row(engine).sealed_tokens is not None
 
 
 # -- set-up variants ---------------------------------------------------------------

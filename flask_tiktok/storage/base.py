@@ -155,10 +155,15 @@ class BaseStorage(ABC):
     :meth:`remember_delivery` (in this process by default; a shared backend
     overrides it and :meth:`forget_delivery` with one record all see).
 
+    The refresher takes its turn through :meth:`lock_or_wait` (the lock, or
+    the tokens of a refresh it waited for), and an ``authorization.removed``
+    delivery is recorded with :meth:`remember_removal`.
+
     A third backend (Redis, say) implements the five abstract methods, sets
     :attr:`shared`, and overrides :meth:`forget`, :meth:`list_users`,
     :meth:`refresh_lock`, :meth:`remember_delivery`, :meth:`forget_delivery`
-    and the three connected-account methods.
+    and the three connected-account methods (and may override
+    :meth:`lock_or_wait` and :meth:`remember_removal`).
     """
 
     #: Whether every process sees the same tokens (a database, a cache).
@@ -166,7 +171,7 @@ class BaseStorage(ABC):
 
     _stripes: ClassVar[list[threading.Lock]] = [threading.Lock() for _ in range(64)]
     _deliveries_lock: ClassVar[threading.Lock] = threading.Lock()
-    _delivery_record: ExpiringRecord | None = None
+    _delivery_record: ExpiringRecord[float] | None = None
 
     # -- the request's login ---------------------------------------------------
 
@@ -285,9 +290,35 @@ class BaseStorage(ABC):
         locks); a :attr:`~flask_tiktok.BaseStorage.shared` backend holds a
         lock every process sees.
         """
-        lock = self._stripes[zlib.crc32(open_id.encode("utf-8")) % len(self._stripes)]
-        with lock:
+        with self._stripe(open_id):
             yield
+
+    @contextmanager
+    def lock_or_wait(self, open_id: str) -> Iterator[OAuth2Tokens | None]:
+        """Hold :meth:`refresh_lock` (yields ``None``), or, while another holds
+        it, wait until it is released and yield the tokens stored then,
+        without holding the lock.
+
+        The refresher takes its turn through this method, so that requests
+        waiting on one refresh all read its result when it ends instead of
+        taking the lock one after another only to find the tokens fresh; if
+        the tokens it yields do not serve, the refresher takes
+        :meth:`refresh_lock`. The default waits for a thread of this process
+        that holds the lock (other processes' locks are the backend's).
+        """
+        stripe = self._stripe(open_id)
+        if stripe.locked():
+            with stripe:
+                pass
+            waited = self.get_tokens(open_id)
+            if waited is not None:
+                yield waited
+                return
+        with self.refresh_lock(open_id):
+            yield None
+
+    def _stripe(self, open_id: str) -> threading.Lock:
+        return self._stripes[zlib.crc32(open_id.encode("utf-8")) % len(self._stripes)]
 
     # -- webhook deliveries ----------------------------------------------------
 
@@ -304,11 +335,21 @@ class BaseStorage(ABC):
         """
         return self._deliveries().add(key, 0.0, ttl)
 
+    def remember_removal(self, key: str, ttl: float, open_id: str) -> bool:
+        """:meth:`remember_delivery` of an ``authorization.removed`` event and,
+        when first seen, :meth:`delete` of ``open_id``'s login; a backend that
+        can (:class:`~flask_tiktok.storage.sqla.SQLAlchemyStorage`) does both
+        in one transaction."""
+        first = self.remember_delivery(key, ttl)
+        if first:
+            self.delete(open_id)
+        return first
+
     def forget_delivery(self, key: str) -> None:
         """Drop a recorded delivery whose handling failed, so a retry runs it."""
         self._deliveries().discard(key)
 
-    def _deliveries(self) -> ExpiringRecord:
+    def _deliveries(self) -> ExpiringRecord[float]:
         # Created on first use: subclasses need not call an __init__.
         if self._delivery_record is None:
             with BaseStorage._deliveries_lock:

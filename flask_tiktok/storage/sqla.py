@@ -12,20 +12,27 @@ from __future__ import annotations
 import hmac
 import itertools
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
+from weakref import WeakKeyDictionary
 
-from flask import has_app_context, has_request_context, session
+from flask import current_app, has_app_context, has_request_context, session
 from sqlalchemy import (
     JSON,
+    Connection,
     DateTime,
     Engine,
+    Row,
     String,
     Table,
     Text,
+    and_,
+    bindparam,
+    case,
     delete,
     event,
     func,
@@ -34,6 +41,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -51,6 +59,7 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+from ..expiring import ExpiringRecord
 from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
 from .base import (
@@ -201,6 +210,13 @@ class SQLAlchemyStorage(BaseStorage):
     a read of the row does not. Tokens are decrypted only by
     :meth:`get_tokens`.
 
+    ``user_cache_seconds`` (default 0: off) lets each process serve a login
+    it read within that many seconds without reading it again: the protected
+    request then costs no round trip, and a logout, refused refresh,
+    deletion or ``authorization.removed`` that happens in *another* process
+    ends the login here up to that many seconds later (one made in this
+    process, at once). Tokens are never cached.
+
     Refresh across processes (:meth:`refresh_lock`): threads of one process
     first queue on an in-process lock, so each process holds at most one
     connection per user; then the lock's own transaction takes the database
@@ -227,6 +243,7 @@ class SQLAlchemyStorage(BaseStorage):
         model: Any = None,
         delivery_model: Any = None,
         lock_timeout: float = 30.0,
+        user_cache_seconds: float = 0.0,
     ) -> None:
         self._factory = _session_factory(bind)
         #: The accounts table.
@@ -242,16 +259,24 @@ class SQLAlchemyStorage(BaseStorage):
         )
         #: Seconds a refresh waits for another process's (PostgreSQL only).
         self.lock_timeout = lock_timeout
-        self._held: ContextVar[dict[str, Session] | None] = ContextVar(
+        self._held: ContextVar[dict[str, _Held] | None] = ContextVar(
             f"flask_tiktok_sqla_lock_{id(self)}", default=None
         )
         self._purge_clock = itertools.count()
         self._owner_columns: bool | None = None
+        self._sql = _Statements(self.table, self.delivery_table)
+        self._bindings: WeakKeyDictionary[object, _Binding] = WeakKeyDictionary()
+        #: Seconds this process may serve a login read from the database
+        #: without reading it again (0: every request reads it). Writes made
+        #: here take effect at once; another process's logout, refused
+        #: refresh or ``authorization.removed`` within this many seconds.
+        self.user_cache_seconds = user_cache_seconds
+        self._users: ExpiringRecord[Any] = ExpiringRecord(100_000)
 
     def create_all(self) -> None:
         """Create the accounts and delivery tables where missing."""
         with self._transaction() as db:
-            connection = db.connection()
+            connection = _bare(db)
             self.table.create(connection, checkfirst=True)
             self.delivery_table.create(connection, checkfirst=True)
 
@@ -262,13 +287,11 @@ class SQLAlchemyStorage(BaseStorage):
         if reference is None:
             return None
         open_id, login_id = reference
-        t = self.table
-        with self._transaction() as db:
-            row = db.execute(
-                select(t.c.scopes, t.c.profile, t.c.login_id, t.c.logged_in_at).where(
-                    t.c.open_id == open_id, t.c.sealed_tokens.is_not(None)
-                )
-            ).first()
+        row = self._users.get(open_id) if self.user_cache_seconds > 0 else None
+        if row is None:
+            row = self._read(self._sql.user, open_id)
+            if row is not None and self.user_cache_seconds > 0:
+                self._users.put(open_id, row, self.user_cache_seconds)
         if row is None or not hmac.compare_digest(
             (row.login_id or "").encode(), login_id.encode()
         ):
@@ -295,16 +318,25 @@ class SQLAlchemyStorage(BaseStorage):
             session[_KEY] = [user.open_id, login_id]
 
     def _upsert(self, open_id: str, values: dict[str, Any]) -> str:
-        return _again_if_raced(lambda: self._upsert_once(open_id, values))
+        upsert = self._sql.login_upserts.get(self._binding().dialect)
+        if upsert is None:
+            return _again_if_raced(lambda: self._upsert_once(open_id, values))
+        # One statement: devices logged in as the user share the standing
+        # login; a new login_id only where none is live.
+        params = _params(open_id, values | {"login_id": secrets.token_hex(16)})
+        held = self._held.get()
+        lock = held.get(open_id) if held else None
+        with nullcontext(lock.db) if lock is not None else self._autocommit() as db:
+            login_id: str = db.execute(upsert, params).scalar_one()
+        if lock is not None:
+            lock.row = None
+        self._users.discard(open_id)
+        return login_id
 
     def _upsert_once(self, open_id: str, values: dict[str, Any]) -> str:
         t = self.table
         with self._transaction(open_id) as db:
-            row = db.execute(
-                select(t.c.login_id, t.c.sealed_tokens.is_not(None).label("live"))
-                .where(t.c.open_id == open_id)
-                .with_for_update()
-            ).first()
+            row = db.execute(self._sql.login_for_update, {"oid": open_id}).first()
             # Devices logged in as the user share the standing login.
             if row is not None and row.live and row.login_id:
                 login_id: str = row.login_id
@@ -325,11 +357,12 @@ class SQLAlchemyStorage(BaseStorage):
     # -- tokens --------------------------------------------------------------
 
     def get_tokens(self, open_id: str) -> OAuth2Tokens | None:
-        t = self.table
-        with self._transaction(open_id) as db:
-            row = db.execute(
-                select(t.c.sealed_tokens, t.c.scopes).where(t.c.open_id == open_id)
-            ).first()
+        held = self._held.get()
+        lock = held.get(open_id) if held else None
+        if lock is not None and lock.row is not None:
+            row: Row[Any, Any] | None = lock.row  # read by the lock's own statement
+        else:
+            row = self._read(self._sql.tokens, open_id)
         if row is None or row.sealed_tokens is None:
             return None
         opened = open_tokens(row.sealed_tokens, open_id, row.scopes)
@@ -345,7 +378,7 @@ class SQLAlchemyStorage(BaseStorage):
         t = self.table
         with self._transaction(open_id) as db:
             done = (
-                db.connection()
+                _bare(db)
                 .execute(
                     update(t)
                     .where(t.c.open_id == open_id, t.c.sealed_tokens == sealed)
@@ -380,16 +413,12 @@ class SQLAlchemyStorage(BaseStorage):
 
     def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
         values = _token_values(open_id, tokens) | {"updated_at": _now()}
+        statement = self._sql.new_tokens
         if tokens.scopes:
             values["scopes"] = join_list(tokens.scopes)
-        t = self.table
+            statement = self._sql.new_tokens_and_scopes
         with self._transaction(open_id) as db:
-            # A refresh that ends after a logout does not bring the login back.
-            db.execute(
-                update(t)
-                .where(t.c.open_id == open_id, t.c.sealed_tokens.is_not(None))
-                .values(**values)
-            )
+            db.execute(statement, _params(open_id, values))
 
     def delete(self, open_id: str | None = None) -> None:
         """Delete the user's stored tokens (the current request's user when
@@ -401,13 +430,7 @@ class SQLAlchemyStorage(BaseStorage):
         its tokens, stay.
         """
         t = self.table
-        ended = {
-            "sealed_tokens": None,
-            "login_id": None,
-            "access_token_expires_at": None,
-            "refresh_token_expires_at": None,
-            "updated_at": _now(),
-        }
+        ended = _ended()
         if open_id is None:
             user = self.get_user()
             if has_request_context():
@@ -431,7 +454,7 @@ class SQLAlchemyStorage(BaseStorage):
         else:
             self._detach_browser(open_id)
         with self._transaction(open_id) as db:
-            db.execute(update(t).where(t.c.open_id == open_id).values(**ended))
+            db.execute(self._sql.end_login, _params(open_id, ended))
 
     def forget(self, open_id: str) -> None:
         """Delete the user's row: tokens, profile and all."""
@@ -503,11 +526,7 @@ class SQLAlchemyStorage(BaseStorage):
         t = self.table
         with self._transaction(user.open_id) as db:
             self._lock_row(db, user.open_id)
-            row = db.execute(
-                select(t.c.owner_id, t.c.connected_at)
-                .where(t.c.open_id == user.open_id)
-                .with_for_update()
-            ).first()
+            row = db.execute(self._sql.owner_for_update, {"oid": user.open_id}).first()
             owner = None if row is None else row.owner_id
             if owner != previous_owner_id:
                 raise AccountTaken(user.open_id, owner)
@@ -557,7 +576,7 @@ class SQLAlchemyStorage(BaseStorage):
         if self._owner_columns is None:
             t = self.table
             with self._transaction() as db:
-                found = inspect(db.connection()).get_columns(t.name, schema=t.schema)
+                found = inspect(_bare(db)).get_columns(t.name, schema=t.schema)
             present = {c["name"] for c in found} & set(t.columns.keys())
             self._owner_columns = present >= _OWNER_COLUMNS
         return self._owner_columns
@@ -582,79 +601,151 @@ class SQLAlchemyStorage(BaseStorage):
 
     # -- cross-process refresh lock ------------------------------------------
 
-    def _lock_row(self, db: Session, open_id: str) -> None:
+    def _lock_row(self, db: _DB, open_id: str) -> None:
         """On SQLite (no row locks, and a transaction that reads first takes no
         lock), take the database write lock now with a no-op UPDATE, so a
         check-then-write below is atomic; elsewhere ``FOR UPDATE`` serves."""
-        if db.connection().dialect.name == "sqlite":
-            t = self.table
-            db.execute(
-                update(t).where(t.c.open_id == open_id).values(login_id=t.c.login_id)
-            )
+        if self._binding().dialect == "sqlite":
+            db.execute(self._sql.touch, {"oid": open_id})
+
+    def _set_lock_timeout(self, db: _DB) -> None:
+        if self._binding().dialect == "postgresql" and self.lock_timeout > 0:
+            timeout = f"{int(self.lock_timeout * 1000)}ms"
+            db.execute(self._sql.lock_timeout, {"timeout": timeout})
 
     @contextmanager
     def refresh_lock(self, open_id: str) -> Iterator[None]:
-        with _outage(), super().refresh_lock(open_id), self._factory() as db:
+        with _outage(), super().refresh_lock(open_id), self._connection() as db:
             db.begin()
-            t = self.table
-            dialect = db.connection().dialect.name
-            if dialect == "sqlite":
+            row: Row[Any, Any] | None = None
+            if self._binding().dialect == "sqlite":
                 self._lock_row(db, open_id)
             else:
-                if dialect == "postgresql" and self.lock_timeout > 0:
-                    db.execute(
-                        select(
-                            func.set_config(
-                                "lock_timeout",
-                                f"{int(self.lock_timeout * 1000)}ms",
-                                True,
-                            )
-                        )
-                    )
-                db.execute(
-                    select(t.c.open_id).where(t.c.open_id == open_id).with_for_update()
-                )
-            token = self._held.set((self._held.get() or {}) | {open_id: db})
-            try:
+                self._set_lock_timeout(db)
+                # The lock's statement reads the tokens too: the refresher's
+                # re-read inside the lock costs no round trip.
+                locked = db.execute(self._sql.tokens_for_update, {"oid": open_id})
+                row = locked.first()
+            with self._holding(db, open_id, row):
                 yield
-            except SQLAlchemyError:
-                db.rollback()
-                raise
-            except BaseException:
-                # What the holder wrote (a refused login's deletion) stands.
-                db.commit()
-                raise
-            else:
-                db.commit()
-            finally:
-                self._held.reset(token)
+
+    @contextmanager
+    def lock_or_wait(self, open_id: str) -> Iterator[OAuth2Tokens | None]:
+        """On PostgreSQL: the row lock taken with ``SKIP LOCKED`` (no wait, so
+        no ``lock_timeout`` to set: one statement after ``BEGIN``), or, when
+        another process holds it, a shared lock waited for, which every
+        waiter is granted at once when the refresher commits: they read the
+        new tokens together instead of taking the row lock one by one.
+        Elsewhere as :meth:`.BaseStorage.lock_or_wait`.
+        """
+        held = self._held.get()
+        stripe = self._stripe(open_id)
+        if (
+            self._binding().dialect != "postgresql"
+            or (held and open_id in held)
+            or stripe.locked()  # a thread of this process: wait for it there
+        ):
+            with super().lock_or_wait(open_id) as waited:
+                yield waited
+            return
+        with stripe, _outage(), self._connection() as db:
+            db.begin()
+            row = db.execute(self._sql.tokens_skip_locked, {"oid": open_id}).first()
+            if row is not None:
+                with self._holding(db, open_id, row):
+                    yield None
+                return
+            self._set_lock_timeout(db)
+            shared = db.execute(self._sql.tokens_shared, {"oid": open_id}).first()
+            db.commit()
+        waited = _unsealed(shared, open_id)
+        if waited is not None:
+            yield waited
+            return
+        with self.refresh_lock(open_id):  # no row, or its login ended: as before
+            yield None
+
+    @contextmanager
+    def _holding(
+        self, db: _DB, open_id: str, row: Row[Any, Any] | None
+    ) -> Iterator[None]:
+        """The refresh lock's transaction while its holder runs: this thread's
+        reads and writes of ``open_id`` go through it; committed at the end
+        (what the holder wrote stands, a refused login's deletion too), rolled
+        back on a database error."""
+        token = self._held.set((self._held.get() or {}) | {open_id: _Held(db, row)})
+        try:
+            yield
+        except SQLAlchemyError:
+            db.rollback()
+            raise
+        except BaseException:
+            db.commit()
+            raise
+        else:
+            db.commit()
+        finally:
+            self._held.reset(token)
+            self._users.discard(open_id)
 
     # -- webhook deliveries --------------------------------------------------
 
     def remember_delivery(self, key: str, ttl: float) -> bool:
         """Record a webhook delivery for ``ttl`` seconds; True when first seen.
 
-        Atomic across processes: the primary key admits one insert, and an
-        expired record is taken over by one conditional update.
+        Atomic across processes. On PostgreSQL and SQLite one statement,
+        outside any transaction of its own: ``INSERT ... ON CONFLICT DO
+        UPDATE`` that takes over only an expired record, so a duplicate
+        changes nothing and raises no error (none in the server's log).
+        Elsewhere the primary key admits one insert, and an expired record is
+        taken over by one conditional update.
         """
-        d = self.delivery_table
+        binding = self._binding()
+        upsert = self._sql.upserts.get(binding.dialect)
+        if (
+            upsert is None
+            or binding.driver_reads is None
+            or _instrumented(binding.writer)
+        ):
+            with self._autocommit() as db:
+                return self._remember(db, key, ttl)
+        values = self._delivery_values(key, ttl)
+        with _outage():
+            return binding.driver_read(upsert).first(values) is not None
+
+    def remember_removal(self, key: str, ttl: float, open_id: str) -> bool:
+        """Record the delivery and end ``open_id``'s login in one transaction
+        (see :meth:`remember_delivery` and :meth:`delete`)."""
+        with self._transaction(open_id) as db:
+            first = self._remember(db, key, ttl)
+            if first:
+                db.execute(self._sql.end_login, _params(open_id, _ended()))
+        if first:
+            self._detach_browser(open_id)
+        return first
+
+    def _delivery_values(
+        self, key: str, ttl: float, db: _DB | None = None
+    ) -> dict[str, Any]:
+        """The parameters of a delivery's record; every 256th call first
+        deletes the expired records (through ``db``, or a connection of its
+        own)."""
         now = _now()
-        expires = now + timedelta(seconds=ttl)
+        if next(self._purge_clock) % 256 == 0:
+            d = self.delivery_table
+            with nullcontext(db) if db is not None else self._autocommit() as purge:
+                purge.execute(delete(d).where(d.c.expires_at <= now))
+        return {"k": key, "exp": now + timedelta(seconds=ttl), "now": now}
+
+    def _remember(self, db: _DB, key: str, ttl: float) -> bool:
+        d = self.delivery_table
+        values = self._delivery_values(key, ttl, db)
+        upsert = self._sql.upserts.get(self._binding().dialect)
+        if upsert is not None:
+            return db.execute(upsert, values).first() is not None
         try:
-            with self._transaction() as db:
-                if next(self._purge_clock) % 256 == 0:
-                    db.execute(delete(d).where(d.c.expires_at <= now))
-                taken = (
-                    db.connection()
-                    .execute(
-                        update(d)
-                        .where(d.c.key == key, d.c.expires_at <= now)
-                        .values(expires_at=expires)
-                    )
-                    .rowcount
-                )
-                if not taken:
-                    db.execute(insert(d).values(key=key, expires_at=expires))
+            if not _rowcount(db.execute(self._sql.take_over, values)):
+                db.execute(insert(d), {"key": key, "expires_at": values["exp"]})
         except IntegrityError:
             return False
         return True
@@ -667,21 +758,362 @@ class SQLAlchemyStorage(BaseStorage):
 
     # -- helpers -------------------------------------------------------------
 
+    def _binding(self) -> _Binding:
+        """Where the storage's statements run, resolved once per app (the
+        bind of Flask-SQLAlchemy's session depends on the app)."""
+        app: object = (
+            current_app._get_current_object()  # type: ignore[attr-defined]
+            if has_app_context()
+            else _NO_APP
+        )
+        binding = self._bindings.get(app)
+        if binding is None:
+            with self._factory() as db:
+                bind = db.get_bind(clause=self._sql.user)
+            binding = self._bindings[app] = _Binding.of(bind)
+        return binding
+
     @contextmanager
-    def _transaction(self, open_id: str | None = None) -> Iterator[Session]:
+    def _connection(self, *, read: bool = False) -> Iterator[_DB]:
+        """A connection of the storage's own: for reads (``read``) one that
+        begins no transaction on the server. A session when bound to a
+        connection rather than an engine."""
+        binding = self._binding()
+        engine = binding.reader if read else binding.writer
+        with (
+            _outage(),
+            engine.connect() if engine is not None else self._factory() as db,
+        ):
+            yield db
+
+    @contextmanager
+    def _autocommit(self) -> Iterator[_DB]:
+        """A connection whose every statement commits by itself (a
+        transaction, committed at the end, when bound to a connection)."""
+        with _outage():
+            engine = self._binding().autocommit
+            with engine.connect() if engine is not None else self._transaction() as db:
+                yield db
+
+    def _read(self, statement: Any, open_id: str) -> Any:
+        """One row of ``statement`` for ``open_id``: one round trip, or
+        through the refresh lock's transaction while this thread holds it."""
+        held = self._held.get()
+        lock = held.get(open_id) if held else None
+        if lock is not None:
+            return lock.db.execute(statement, {"oid": open_id}).first()
+        with _outage():
+            binding = self._binding()
+            if binding.driver_reads is not None and not _instrumented(binding.writer):
+                return binding.driver_read(statement).first({"oid": open_id})
+            with self._connection(read=True) as db:
+                return db.execute(statement, {"oid": open_id}).first()
+
+    @contextmanager
+    def _transaction(self, open_id: str | None = None) -> Iterator[_DB]:
         """A transaction of its own, or the refresh lock's while it is held
         for ``open_id`` in this thread (committed when the lock is released)."""
         held = self._held.get()
-        if held and open_id in held:
-            yield held[open_id]
+        lock = held.get(open_id) if held and open_id is not None else None
+        if lock is not None:
+            lock.row = None  # written: the lock's read is stale
+            yield lock.db
             return
-        with _outage(), self._factory() as db, db.begin():
+        with _outage(), self._connection() as db, db.begin():
             yield db
+        if open_id is not None:
+            self._users.discard(open_id)  # committed: not served from memory
 
     def _detach_browser(self, open_id: str) -> None:
         reference = _browser_reference()
         if reference is not None and reference[0] == open_id:
             session.pop(_KEY, None)
+
+
+#: What the storage's statements run on: a Core connection, or a session
+#: when the storage is bound to a connection rather than an engine.
+_DB = Connection | Session
+
+
+class _Held:
+    """The refresh lock this thread holds for one user: its transaction, and
+    the tokens row its locking statement read (until something is written)."""
+
+    __slots__ = ("db", "row")
+
+    def __init__(self, db: _DB, row: Row[Any, Any] | None) -> None:
+        self.db = db
+        self.row = row
+
+
+class _NoApp:
+    """The key of the binding resolved outside an app context."""
+
+
+_NO_APP = _NoApp()
+
+
+class _Binding(NamedTuple):
+    """The engines of one app's storage (``None``: a session on the bound
+    connection serves instead)."""
+
+    #: Transactions: writes and the refresh lock.
+    writer: Engine | None
+    #: Reads, beginning no transaction on the server (autocommit, except on
+    #: SQLite, whose driver begins none for a SELECT).
+    reader: Engine | None
+    #: Single statements that commit by themselves.
+    autocommit: Engine | None
+    dialect: str
+    #: The hot reads sent through the driver, by statement (on PostgreSQL
+    #: and SQLite, bound to an engine); None where they are not.
+    driver_reads: dict[int, _DriverRead] | None
+
+    @classmethod
+    def of(cls, bind: Engine | Connection) -> _Binding:
+        name = bind.dialect.name
+        if not isinstance(bind, Engine):
+            return cls(None, None, None, name, None)
+        autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
+        reads: dict[int, _DriverRead] | None = {} if name in _DRIVER_READS else None
+        return cls(
+            bind, bind if name == "sqlite" else autocommit, autocommit, name, reads
+        )
+
+    def driver_read(self, statement: Any) -> _DriverRead:
+        assert self.driver_reads is not None and self.writer is not None
+        read = self.driver_reads.get(id(statement))
+        if read is None:
+            read = self.driver_reads[id(statement)] = _DriverRead(
+                statement, self.writer
+            )
+        return read
+
+
+#: Where a read needs no transaction: PostgreSQL in autocommit, SQLite whose
+#: driver begins none for a SELECT.
+_DRIVER_READS = {"postgresql": True, "sqlite": False}
+
+
+class _DriverRead:
+    """One statement that returns at most one row (a primary-key SELECT, an
+    upsert's RETURNING), sent straight through the driver's cursor outside
+    any transaction: the same single round trip as through a Connection,
+    without the per-execution work SQLAlchemy does around it (which costs
+    more than the round trip on loopback). Compiled once for the dialect;
+    each parameter's bind processor and each column's result processor
+    applied; driver errors raised as SQLAlchemy's, a lost connection
+    invalidated. Used only while nobody listens to the engine's execution
+    events, so that query logging and tracing see every statement."""
+
+    def __init__(self, statement: Any, engine: Engine) -> None:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self._engine = engine
+        self._sql = compiled.string
+        self._positional = compiled.positiontup is not None
+        self._binds = [
+            (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
+            for name, bind in compiled.binds.items()
+        ]
+        if compiled.positiontup is not None:
+            order = {name: i for i, name in enumerate(compiled.positiontup)}
+            self._binds.sort(key=lambda named: order[named[0]])
+        columns = (
+            [c["expr"] for c in statement.returning_column_descriptions]
+            if hasattr(statement, "returning_column_descriptions")
+            else list(statement.selected_columns)
+        )
+        self._processors = [
+            c.type.dialect_impl(dialect).result_processor(dialect, None)
+            for c in columns
+        ]
+        self._row = namedtuple("_row", [c.key for c in columns])  # type: ignore[misc]
+        self._autocommit = _DRIVER_READS[dialect.name]
+
+    def first(self, values: dict[str, Any]) -> Any:
+        """The first row for the parameters ``values``, or None."""
+        dialect = self._engine.dialect
+        bound = [(n, values[n] if p is None else p(values[n])) for n, p in self._binds]
+        params: Any = tuple(v for _, v in bound) if self._positional else dict(bound)
+        try:
+            raw = self._engine.raw_connection()
+        except dialect.loaded_dbapi.Error as exc:  # could not connect
+            raise DBAPIError.instance(
+                None,
+                None,
+                exc,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=True,
+                dialect=dialect,
+            ) from exc
+        dbapi = cast(Any, raw.dbapi_connection)
+        invalidated = False
+        try:
+            if self._autocommit:
+                dialect.set_isolation_level(dbapi, "AUTOCOMMIT")
+            cursor = raw.cursor()
+            try:
+                cursor.execute(self._sql, params)
+                found = cursor.fetchone()
+            finally:
+                cursor.close()
+            if not self._autocommit:
+                dbapi.commit()  # SQLite: what an INSERT began (a read began none)
+        except dialect.loaded_dbapi.Error as exc:
+            invalidated = dialect.is_disconnect(exc, dbapi, None)
+            if invalidated:
+                raw.invalidate(exc)
+            raise DBAPIError.instance(
+                self._sql,
+                params,
+                exc,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=invalidated,
+                dialect=dialect,
+            ) from exc
+        finally:
+            if self._autocommit and not invalidated:
+                dialect.reset_isolation_level(dbapi)
+            raw.close()
+        if found is None:
+            return None
+        return self._row(
+            *(
+                v if p is None else p(v)
+                for p, v in zip(self._processors, found, strict=True)
+            )
+        )
+
+
+def _instrumented(engine: Engine | None) -> bool:
+    """Whether anything listens to ``engine``'s statements (query logs,
+    tracing): then every read goes through a Connection, where they see it."""
+    dispatch = engine.dispatch if engine is not None else None
+    return dispatch is None or bool(
+        dispatch.before_cursor_execute
+        or dispatch.after_cursor_execute
+        or dispatch.before_execute
+        or dispatch.after_execute
+        or engine.echo  # type: ignore[union-attr]
+    )
+
+
+_UPSERTING = (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+
+
+class _Statements:
+    """Every statement of the hot paths, built once per storage (SQLAlchemy
+    then finds each one compiled in its cache)."""
+
+    def __init__(self, t: Table, d: Table) -> None:
+        by_id = t.c.open_id == bindparam("oid", type_=t.c.open_id.type)
+        #: The protected request's read.
+        self.user = select(
+            t.c.scopes, t.c.profile, t.c.login_id, t.c.logged_in_at
+        ).where(by_id, t.c.sealed_tokens.is_not(None))
+        #: ``tiktok.api``'s and ``api_for``'s read.
+        self.tokens = select(t.c.sealed_tokens, t.c.scopes).where(by_id)
+        self.tokens_for_update = self.tokens.with_for_update()
+        self.tokens_skip_locked = self.tokens.with_for_update(skip_locked=True)
+        self.tokens_shared = self.tokens.with_for_update(read=True)
+        self.lock_timeout = select(
+            func.set_config("lock_timeout", bindparam("timeout", type_=String()), True)
+        )
+        self.touch = update(t).where(by_id).values(login_id=t.c.login_id)
+        self.login_for_update = (
+            select(t.c.login_id, t.c.sealed_tokens.is_not(None).label("live"))
+            .where(by_id)
+            .with_for_update()
+        )
+        self.owner_for_update = (
+            select(t.c.owner_id, t.c.connected_at).where(by_id).with_for_update()
+        )
+        self.end_login = _setting(t, by_id, _ended())
+        # A refresh that ends after a logout does not bring the login back.
+        live = t.c.sealed_tokens.is_not(None)
+        token_columns = ["sealed_tokens", *_EXPIRIES, "updated_at"]
+        self.new_tokens = _setting(t, by_id & live, token_columns)
+        self.new_tokens_and_scopes = _setting(
+            t, by_id & live, [*token_columns, "scopes"]
+        )
+        expired = d.c.expires_at <= bindparam("now", type_=d.c.expires_at.type)
+        self.take_over = (
+            update(d)
+            .where(d.c.key == bindparam("k"), expired)
+            .values(expires_at=bindparam("exp", type_=d.c.expires_at.type))
+        )
+        #: A login's ``INSERT ... ON CONFLICT DO UPDATE``, per dialect.
+        self.login_upserts: dict[str, Any] = {}
+        #: ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``, per dialect.
+        self.upserts: dict[str, Any] = {}
+        login_columns = [*token_columns, "scopes", "profile", "logged_in_at"]
+        standing = and_(t.c.sealed_tokens.is_not(None), t.c.login_id.is_not(None))
+        for name, dialect_insert in _UPSERTING:
+            login = dialect_insert(t).values(
+                _binds(t, [*login_columns, "login_id"])
+                | {"open_id": bindparam("oid", type_=t.c.open_id.type)}
+            )
+            new = login.excluded
+            self.login_upserts[name] = login.on_conflict_do_update(
+                index_elements=[t.c.open_id],
+                set_={c: new[c] for c in login_columns}
+                | {"login_id": case((standing, t.c.login_id), else_=new.login_id)},
+            ).returning(t.c.login_id)
+        for name, dialect_insert in _UPSERTING:
+            upsert = dialect_insert(d).values(
+                key=bindparam("k", type_=d.c.key.type),
+                expires_at=bindparam("exp", type_=d.c.expires_at.type),
+            )
+            # A row comes back when inserted or taken over, none for a
+            # duplicate (the drivers' rowcount is not reliable for upserts).
+            self.upserts[name] = upsert.on_conflict_do_update(
+                index_elements=[d.c.key],
+                set_={"expires_at": upsert.excluded.expires_at},
+                where=expired,
+            ).returning(d.c.key)
+
+
+def _bare(db: _DB) -> Connection:
+    return db if isinstance(db, Connection) else db.connection()
+
+
+def _rowcount(result: Any) -> int:
+    count: int = result.rowcount
+    return count
+
+
+def _unsealed(row: Row[Any, Any] | None, open_id: str) -> OAuth2Tokens | None:
+    if row is None or row.sealed_tokens is None:
+        return None
+    opened = open_tokens(row.sealed_tokens, open_id, row.scopes)
+    return None if opened is None else opened.tokens
+
+
+def _params(open_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of a statement of :func:`_setting` for ``open_id``."""
+    return {"oid": open_id} | {f"v_{name}": value for name, value in values.items()}
+
+
+def _setting(t: Table, where: Any, names: Iterable[str]) -> Any:
+    """``UPDATE t SET name = :v_name, ... WHERE where``, built once."""
+    return update(t).where(where).values(_binds(t, names))
+
+
+def _binds(t: Table, names: Iterable[str]) -> dict[str, Any]:
+    """``{name: :v_name}``, each parameter typed as its column."""
+    return {n: bindparam(f"v_{n}", type_=t.c[n].type) for n in names}
+
+
+def _ended() -> dict[str, Any]:
+    """The columns of a login that ended (the profile stays)."""
+    return {
+        "sealed_tokens": None,
+        "login_id": None,
+        "access_token_expires_at": None,
+        "refresh_token_expires_at": None,
+        "updated_at": _now(),
+    }
 
 
 def _session_factory(bind: Bind) -> Callable[[], Session]:
@@ -785,6 +1217,9 @@ def _browser_reference() -> tuple[str, str] | None:
     ):
         return value[0], value[1]
     return None
+
+
+_EXPIRIES = ("access_token_expires_at", "refresh_token_expires_at")
 
 
 def _token_values(open_id: str, tokens: OAuth2Tokens) -> dict[str, Any]:
