@@ -85,11 +85,14 @@ def test_cookie_holds_no_token_and_stays_small(tiktok_mock: Any) -> None:
     assert client.get("/stats").get_data(as_text=True) == "followers: 123456"
 
 
-def test_decoded_cookie_has_json_profile(app: Flask, tiktok_mock: Any) -> None:
+def test_decoded_cookie_has_the_profile_by_position(
+    app: Flask, tiktok_mock: Any
+) -> None:
     client = app.test_client()
     log_in(client)
     record = json.loads(cookie_payload(client))["_tiktok"]
-    assert record["u"]["open_id"] == "open-id-alice"
+    assert record["p"][0] == "open-id-alice"
+    assert "Alice <Creator>" in record["p"]
     assert record["s"] == "user.info.basic"
 
 

@@ -1,8 +1,11 @@
 """The default storage: the login in Flask's session (a signed cookie).
 
-The profile and granted scopes are kept as they are (signed by Flask, cheap
-to read on every request); the tokens are sealed
-(:mod:`flask_tiktok.storage.sealing`).
+The profile and granted scopes are kept in clear (signed by Flask, cheap to
+read on every request): the profile's known fields as a list in the order of
+:data:`_PROFILE_FIELDS` (no field names in the cookie), any other field by
+name. The tokens are sealed (:mod:`flask_tiktok.storage.sealing`). A record
+as 0.1 kept it (the profile as an object) is still read, and written again as
+now.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ class SessionStorage(BaseStorage):
         record = session.get(_KEY) if has_request_context() else None
         if not isinstance(record, dict):
             return None
-        profile = record.get("u")
-        if not isinstance(profile, dict) or not isinstance(profile.get("open_id"), str):
+        profile = _profile(record)
+        if profile is None:
             return None
+        if "u" in record:  # kept as 0.1 did: kept again as now
+            session[_KEY] = _with_profile(record, profile)
         logged_in_at = record.get("a")
         return StoredUser(
             profile["open_id"],
@@ -68,12 +73,11 @@ class SessionStorage(BaseStorage):
         sealed = seal_tokens(user.open_id, tokens)
         scopes = join_list(user.scopes)
         room = _COOKIE_BUDGET - len(sealed) - len(scopes)
-        session[_KEY] = {
-            "u": _fitting_profile(user.profile, user.open_id, room),
-            "s": scopes,
-            "t": sealed,
-            "a": round(user.logged_in_at or time.time(), 3),
-        }
+        record = {"t": sealed, "a": round(user.logged_in_at or time.time(), 3)}
+        if scopes:
+            record["s"] = scopes
+        profile = _fitting_profile(user.profile, user.open_id, room)
+        session[_KEY] = _with_profile(record, profile)
 
     def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
         user = self.get_user()
@@ -89,14 +93,14 @@ class SessionStorage(BaseStorage):
         """Drop the largest field of the request's login's profile (it then
         reads as ``None``) to make room in the cookie; whether there was one."""
         record = session.get(_KEY) if has_request_context() else None
-        profile = record.get("u") if isinstance(record, dict) else None
-        if not isinstance(record, dict) or not isinstance(profile, dict):
+        profile = _profile(record) if isinstance(record, dict) else None
+        if not isinstance(record, dict) or profile is None:
             return False
         largest = _largest_field(profile)
         if largest is None:
             return False
         profile = {k: v for k, v in profile.items() if k != largest}
-        session[_KEY] = record | {"u": profile}
+        session[_KEY] = _with_profile(record, profile)
         return True
 
     def delete(self, open_id: str | None = None) -> None:
@@ -105,6 +109,62 @@ class SessionStorage(BaseStorage):
         user = self.get_user()
         if open_id is None or (user is not None and user.open_id == open_id):
             session.pop(_KEY, None)
+
+
+#: The profile's known fields, in the order the record's ``"p"`` list holds
+#: them. Append only: cookies already in browsers are read by position.
+_PROFILE_FIELDS = (
+    "open_id",
+    "union_id",
+    "avatar_url",
+    "avatar_url_100",
+    "avatar_large_url",
+    "display_name",
+    "bio_description",
+    "profile_deep_link",
+    "is_verified",
+    "username",
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+)
+_POSITIONED = frozenset(_PROFILE_FIELDS)
+
+
+def _profile(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The profile ``record`` holds (``None`` without a string ``open_id``):
+    its ``"p"`` list and ``"x"`` fields, or its ``"u"`` object (0.1)."""
+    values = record.get("p")
+    profile: Any
+    if isinstance(values, list):
+        extras = record.get("x")
+        profile = dict(extras) if isinstance(extras, dict) else {}
+        # Not strict: the trailing None fields are not in the list.
+        pairs = zip(_PROFILE_FIELDS, values, strict=False)
+        profile.update((name, v) for name, v in pairs if v is not None)
+    else:
+        profile = record.get("u")
+    if not isinstance(profile, dict) or not isinstance(profile.get("open_id"), str):
+        return None
+    return profile
+
+
+def _with_profile(record: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
+    """``record`` holding ``profile``: the known fields by position (a missing
+    or ``None`` field is ``None``, none at the end), the others by name.
+    Nothing empty is kept: a ``None`` field reads as ``None`` either way."""
+    values = [profile.get(name) for name in _PROFILE_FIELDS]
+    while values and values[-1] is None:
+        values.pop()
+    kept = {k: v for k, v in record.items() if k not in ("u", "p", "x")}
+    kept["p"] = values
+    extras = {
+        k: v for k, v in profile.items() if k not in _POSITIONED and v is not None
+    }
+    if extras:
+        kept["x"] = extras
+    return kept
 
 
 #: Characters of the session cookie a login may take: browsers drop a cookie
