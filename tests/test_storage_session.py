@@ -93,7 +93,7 @@ def test_decoded_cookie_has_the_profile_by_position(
     record = json.loads(cookie_payload(client))["_tiktok"]
     assert record["p"][0] == "open-id-alice"
     assert "Alice <Creator>" in record["p"]
-    assert record["s"] == "user.info.basic"
+    assert record["s"] == [0]  # user.info.basic
 
 
 def test_secret_key_rotation_keeps_users_logged_in(tiktok_mock: Any) -> None:

@@ -11,6 +11,7 @@ now.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import replace
 from typing import Any
@@ -45,27 +46,31 @@ class SessionStorage(BaseStorage):
         profile = _profile(record)
         if profile is None:
             return None
-        if "u" in record:  # kept as 0.1 did: kept again as now
-            session[_KEY] = _with_profile(record, profile)
+        scopes = _scopes(record)
+        if "u" in record or isinstance(record.get("s"), str):
+            # Kept as 0.1 did: kept again as now.
+            session[_KEY] = _record(record, profile, scopes)
         logged_in_at = record.get("a")
         return StoredUser(
             profile["open_id"],
-            split_list(str(record.get("s", ""))),
+            scopes,
             profile,
             float(logged_in_at) if isinstance(logged_in_at, (int, float)) else None,
         )
 
     def get_tokens(self, open_id: str) -> OAuth2Tokens | None:
         user = self.get_user()
-        record = session.get(_KEY) if user and user.open_id == open_id else None
-        if not record or not isinstance(record.get("t"), str):
+        if user is None or user.open_id != open_id:
             return None
-        opened = open_tokens(record["t"], open_id, str(record.get("s", "")))
+        record = session[_KEY]
+        if not isinstance(record.get("t"), str):
+            return None
+        opened = open_tokens(record["t"], open_id, join_list(user.scopes))
         if opened is None:
             return None
         if opened.stale:
-            # Opened by a fallback key (or sealed by 0.1): sealed again now, so
-            # the login outlives the fallback's removal.
+            # Opened by a fallback key (or sealed by 0.1, or as a JSON list):
+            # sealed again now, so the login outlives the fallback's removal.
             session[_KEY] = record | {"t": seal_tokens(open_id, opened.tokens)}
         return opened.tokens
 
@@ -73,11 +78,13 @@ class SessionStorage(BaseStorage):
         sealed = seal_tokens(user.open_id, tokens)
         scopes = join_list(user.scopes)
         room = _COOKIE_BUDGET - len(sealed) - len(scopes)
-        record = {"t": sealed, "a": round(user.logged_in_at or time.time(), 3)}
-        if scopes:
-            record["s"] = scopes
+        # The login's second (rounded down): TikTok dates a removal to the
+        # second, and a removal in the login's second or later still ends it
+        # (TikTokState.authorization_removed), as with the exact time.
+        logged_in_at = math.floor(user.logged_in_at or time.time())
+        record = {"t": sealed, "a": logged_in_at}
         profile = _fitting_profile(user.profile, user.open_id, room)
-        session[_KEY] = _with_profile(record, profile)
+        session[_KEY] = _record(record, profile, user.scopes)
 
     def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
         user = self.get_user()
@@ -100,7 +107,7 @@ class SessionStorage(BaseStorage):
         if largest is None:
             return False
         profile = {k: v for k, v in profile.items() if k != largest}
-        session[_KEY] = _with_profile(record, profile)
+        session[_KEY] = _record(record, profile, _scopes(record))
         return True
 
     def delete(self, open_id: str | None = None) -> None:
@@ -130,6 +137,17 @@ _PROFILE_FIELDS = (
     "video_count",
 )
 _POSITIONED = frozenset(_PROFILE_FIELDS)
+#: The scopes the record's ``"s"`` list holds as a number (their index);
+#: others by name. Append only, as :data:`_PROFILE_FIELDS`.
+_SCOPES = (
+    "user.info.basic",
+    "user.info.profile",
+    "user.info.stats",
+    "video.list",
+    "video.publish",
+    "video.upload",
+)
+_SCOPE_CODES = {scope: i for i, scope in enumerate(_SCOPES)}
 
 
 def _profile(record: dict[str, Any]) -> dict[str, Any] | None:
@@ -150,15 +168,34 @@ def _profile(record: dict[str, Any]) -> dict[str, Any] | None:
     return profile
 
 
-def _with_profile(record: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
-    """``record`` holding ``profile``: the known fields by position (a missing
-    or ``None`` field is ``None``, none at the end), the others by name.
-    Nothing empty is kept: a ``None`` field reads as ``None`` either way."""
+def _scopes(record: dict[str, Any]) -> list[str]:
+    """The scopes ``record`` holds: its ``"s"`` list, or string (0.1)."""
+    codes = record.get("s", ())
+    if isinstance(codes, str):
+        return split_list(codes)
+    scopes: list[str] = []
+    for code in codes if isinstance(codes, list) else ():
+        if isinstance(code, str):
+            scopes.append(code)
+        elif isinstance(code, int) and 0 <= code < len(_SCOPES):
+            scopes.append(_SCOPES[code])
+    return scopes
+
+
+def _record(
+    record: dict[str, Any], profile: dict[str, Any], scopes: list[str]
+) -> dict[str, Any]:
+    """``record`` holding ``profile`` and ``scopes``: the profile's known
+    fields by position (a missing or ``None`` field is ``None``, none at the
+    end), the others by name; each known scope as its index. Nothing empty is
+    kept: a ``None`` field reads as ``None`` either way, no scope as none."""
     values = [profile.get(name) for name in _PROFILE_FIELDS]
     while values and values[-1] is None:
         values.pop()
-    kept = {k: v for k, v in record.items() if k not in ("u", "p", "x")}
+    kept = {k: v for k, v in record.items() if k not in ("u", "p", "x", "s")}
     kept["p"] = values
+    if scopes:
+        kept["s"] = [_SCOPE_CODES.get(scope, scope) for scope in scopes]
     extras = {
         k: v for k, v in profile.items() if k not in _POSITIONED and v is not None
     }
