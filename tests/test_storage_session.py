@@ -22,6 +22,7 @@ from helpers import (
 )
 
 from flask_tiktok import SessionStorage
+from flask_tiktok.storage import StoredUser
 from flask_tiktok.storage.sealing import TokenCipher
 from flask_tiktok.tokens import OAuth2Tokens
 
@@ -94,6 +95,34 @@ def test_decoded_cookie_has_the_profile_by_position(
     assert record["p"][0] == "open-id-alice"
     assert "Alice <Creator>" in record["p"]
     assert record["s"] == [0]  # user.info.basic
+
+
+def test_a_profile_reads_back_as_stored_without_its_none_fields(app: Flask) -> None:
+    """Known fields by position, others by name (a field TikTok may add),
+    unknown scopes by name; a ``None`` field is not kept (it reads as None)."""
+    profile = {
+        "open_id": "open-id-alice",
+        "avatar_url": None,
+        "display_name": "Alice",
+        "video_count": 0,
+        "is_verified": False,
+        "a_field_tiktok_added": {"x": [1]},
+        "nothing": None,
+    }
+    scopes = ["video.list", "research.adlib.basic", "user.info.basic"]
+    with app.test_request_context():
+        from flask import session
+
+        storage = SessionStorage()
+        tokens = OAuth2Tokens(token_body())
+        storage.set(StoredUser("open-id-alice", scopes, profile), tokens)
+        record = session["_tiktok"]
+        user = storage.get_user()
+    assert user is not None and user.scopes == scopes
+    assert user.profile == {k: v for k, v in profile.items() if v is not None}
+    assert record["x"] == {"a_field_tiktok_added": {"x": [1]}}
+    assert record["p"][-1] == 0 and None in record["p"]
+    assert record["s"] == [3, "research.adlib.basic", 0]
 
 
 def test_secret_key_rotation_keeps_users_logged_in(tiktok_mock: Any) -> None:
