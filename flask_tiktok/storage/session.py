@@ -14,6 +14,7 @@ import json
 import math
 import time
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from flask import has_request_context, session
@@ -156,11 +157,12 @@ def _profile(record: dict[str, Any]) -> dict[str, Any] | None:
     values = record.get("p")
     profile: Any
     if isinstance(values, list):
-        extras = record.get("x")
-        profile = dict(extras) if isinstance(extras, dict) else {}
         # Not strict: the trailing None fields are not in the list.
         pairs = zip(_PROFILE_FIELDS, values, strict=False)
-        profile.update((name, v) for name, v in pairs if v is not None)
+        profile = {name: v for name, v in pairs if v is not None}
+        extras = record.get("x")
+        if isinstance(extras, dict):
+            profile = extras | profile
     else:
         profile = record.get("u")
     if not isinstance(profile, dict) or not isinstance(profile.get("open_id"), str):
@@ -173,13 +175,20 @@ def _scopes(record: dict[str, Any]) -> list[str]:
     codes = record.get("s", ())
     if isinstance(codes, str):
         return split_list(codes)
-    scopes: list[str] = []
-    for code in codes if isinstance(codes, list) else ():
-        if isinstance(code, str):
-            scopes.append(code)
-        elif isinstance(code, int) and 0 <= code < len(_SCOPES):
-            scopes.append(_SCOPES[code])
-    return scopes
+    try:
+        return list(_decoded_scopes(tuple(codes)))
+    except TypeError:  # not a list, or one holding a list or an object
+        return []
+
+
+@lru_cache(maxsize=64)
+def _decoded_scopes(codes: tuple[Any, ...]) -> tuple[str, ...]:
+    # Cached: a protected request reads the same few lists over and over.
+    return tuple(
+        _SCOPES[c] if isinstance(c, int) else c
+        for c in codes
+        if isinstance(c, str) or (isinstance(c, int) and 0 <= c < len(_SCOPES))
+    )
 
 
 def _record(
