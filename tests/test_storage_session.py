@@ -125,6 +125,19 @@ def test_a_profile_reads_back_as_stored_without_its_none_fields(app: Flask) -> N
     assert record["s"] == [3, "research.adlib.basic", 0]
 
 
+def test_the_profile_positions_of_cookies_in_browsers_stay() -> None:
+    """A cookie holds the profile's known fields by position: a field added
+    in between would make every cookie already out read the wrong fields."""
+    from flask_tiktok.storage.session import _PROFILE_FIELDS
+
+    assert _PROFILE_FIELDS[:14] == (
+        *("open_id", "union_id", "avatar_url", "avatar_url_100"),
+        *("avatar_large_url", "display_name", "bio_description"),
+        *("profile_deep_link", "is_verified", "username", "follower_count"),
+        *("following_count", "likes_count", "video_count"),
+    )
+
+
 def test_secret_key_rotation_keeps_users_logged_in(tiktok_mock: Any) -> None:
     old = create_app(SECRET_KEY="old-secret")
     client = old.test_client()

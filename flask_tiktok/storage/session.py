@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import has_request_context, session
 
+from ..fields import FIELDS_BY_SCOPE
 from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
 from .base import BaseStorage, StoredUser
@@ -120,23 +121,10 @@ class SessionStorage(BaseStorage):
 
 
 #: The profile's known fields, in the order the record's ``"p"`` list holds
-#: them. Append only: cookies already in browsers are read by position.
-_PROFILE_FIELDS = (
-    "open_id",
-    "union_id",
-    "avatar_url",
-    "avatar_url_100",
-    "avatar_large_url",
-    "display_name",
-    "bio_description",
-    "profile_deep_link",
-    "is_verified",
-    "username",
-    "follower_count",
-    "following_count",
-    "likes_count",
-    "video_count",
-)
+#: them: :data:`~flask_tiktok.fields.FIELDS_BY_SCOPE`'s, which only ever
+#: grows at its end, as cookies already in browsers are read by position
+#: (``test_storage_session.py`` pins it).
+_PROFILE_FIELDS = tuple(f for fields in FIELDS_BY_SCOPE.values() for f in fields)
 _POSITIONED = frozenset(_PROFILE_FIELDS)
 #: The scopes the record's ``"s"`` list holds as a number (their index);
 #: others by name. Append only, as :data:`_PROFILE_FIELDS`.
