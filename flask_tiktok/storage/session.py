@@ -33,8 +33,9 @@ _KEY = "_tiktok"
 class SessionStorage(BaseStorage):
     """Keeps the login in Flask's session (by default a signed cookie).
 
-    The profile and granted scopes are stored as they are: Flask signs the
-    cookie, so they cannot be forged, and reading them costs no decryption.
+    The profile and granted scopes are stored in clear, compactly (fields by
+    position, scopes as numbers): Flask signs the cookie, so they cannot be
+    forged, and reading them costs no decryption.
     The tokens are encrypted with a key derived from ``SECRET_KEY`` (see
     :func:`~flask_tiktok.storage.sealing.seal_tokens`); whoever reads the
     cookie sees no TikTok token. Only the request's own user can be read or
