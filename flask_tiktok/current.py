@@ -14,6 +14,7 @@ made by another app sharing the ``SECRET_KEY`` is nobody here.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any, cast
 
 from flask import current_app, g, has_app_context, has_request_context, session
@@ -149,6 +150,7 @@ def _bound_here(state: TikTokState) -> bool:
     return mark is None or mark == _fingerprint(state.settings.client_key)
 
 
+@lru_cache(maxsize=8)
 def _fingerprint(client_key: str) -> str:
     # Short (it is in the cookie): apps are told apart, nothing is secret.
     return hashlib.sha256(client_key.encode("utf-8")).hexdigest()[:16]

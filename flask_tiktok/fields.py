@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 __all__ = ["FIELDS_BY_SCOPE", "KNOWN_FIELDS", "fields_for_scopes"]
 
-#: The ``user/info/`` fields each scope allows.
+#: The ``user/info/`` fields each scope allows. Add new ones at the end: the
+#: session cookie holds a profile's fields in this order.
 FIELDS_BY_SCOPE: dict[str, tuple[str, ...]] = {
     "user.info.basic": (
         "open_id",

@@ -201,7 +201,10 @@ def take_pending_login(oauth_state: str | None) -> PendingLogin | None:
     if found is None:
         return None
     pending.remove(found)
-    session[_PENDING] = [p.encode() for p in pending]
+    if pending:
+        session[_PENDING] = [p.encode() for p in pending]
+    else:  # nothing empty left in the cookie
+        session.pop(_PENDING)
     return None if found.expired(time.time()) else found
 
 

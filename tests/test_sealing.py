@@ -18,7 +18,10 @@ from flask import Flask
 from helpers import (
     ALICE,
     BOB,
+    CLIENT_KEY,
+    PROFILE,
     bearers,
+    cookie_payload,
     create_app,
     expired,
     log_in,
@@ -31,7 +34,12 @@ from sqlalchemy import Engine, update
 from flask_tiktok import TikTokLoginRequired
 from flask_tiktok.sqla import SQLAlchemyStorage, TikTokAccount
 from flask_tiktok.storage import StoredUser
-from flask_tiktok.storage.sealing import TokenCipher, seal_tokens, unseal_tokens
+from flask_tiktok.storage.sealing import (
+    TokenCipher,
+    open_tokens,
+    seal_tokens,
+    unseal_tokens,
+)
 from flask_tiktok.tokens import OAuth2Tokens
 
 OLD, NEW = "old-secret-key", "new-secret-key"
@@ -47,11 +55,25 @@ def rotated(storage: Any = None, **config: Any) -> tuple[Flask, Flask, Flask]:
     )
 
 
-def sealed_as_0_1(secret: str, open_id: str = ALICE) -> str:
-    """Alice's tokens sealed as flask-tiktok 0.1 did: bound to the open_id only."""
+def sealed_as_json(secret: str, binding: str) -> str:
+    """Alice's tokens sealed as a JSON list (before the packed format)."""
     compact = ["act.alice-1", "rft.alice-1", 86400, 31536000, int(time.time())]
     plain = json.dumps(compact, separators=(",", ":")).encode()
-    return TokenCipher([secret]).encrypt(plain, open_id)
+    return TokenCipher([secret]).encrypt(plain, binding)
+
+
+def sealed_as_0_1(secret: str, open_id: str = ALICE) -> str:
+    """Alice's tokens sealed as flask-tiktok 0.1 did: bound to the open_id only."""
+    return sealed_as_json(secret, open_id)
+
+
+#: The associated data tokens are sealed with: the client key and the user.
+BOUND = json.dumps([CLIENT_KEY, ALICE], separators=(",", ":"))
+
+
+def plaintext(text: str, secret: str = NEW) -> bytes | None:
+    """What ``text`` holds (bound to this app and Alice), opened by hand."""
+    return TokenCipher([secret]).decrypt(text, BOUND)
 
 
 def sealed_column(engine: Engine, open_id: str = ALICE) -> str:
@@ -209,3 +231,72 @@ def test_sealed_text_opens_only_for_its_client_key() -> None:
         assert unseal_tokens(text, ALICE, "").access_token == "act.x"  # type: ignore[union-attr]
     with b.app_context():
         assert unseal_tokens(text, ALICE, "") is None
+
+
+# -- the packed format ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"access_token": "act." + "Ab9" * 20 + "!6329.va", "refresh_token": "rft.1"},
+        {"access_token": "act.x", "expires_in": "86400.5", "refresh_expires_in": -5},
+        {"access_token": "act.ü-_~ \u2603", "refresh_token": "", "expires_in": 0},
+        {"access_token": "", "refresh_expires_in": 2**60},
+    ],
+)
+def test_what_is_sealed_opens_as_it_was(body: dict[str, Any]) -> None:
+    tokens = OAuth2Tokens(body | {"open_id": ALICE}, 1764596000.0)
+    with create_app(SECRET_KEY=NEW).app_context():
+        text = seal_tokens(ALICE, tokens)
+        opened = open_tokens(text, ALICE, "user.info.basic")
+    assert opened is not None and not opened.stale
+    assert opened.tokens.access_token == tokens.access_token
+    assert opened.tokens.refresh_token == (tokens.refresh_token or None)
+    for key in ("expires_in", "refresh_expires_in"):
+        assert opened.tokens.lifetime(key) == tokens.lifetime(key)
+    assert opened.tokens.issued_at == 1764596000
+    assert opened.tokens.scopes == ["user.info.basic"]
+    assert plaintext(text)[:1] == b"\x01"  # type: ignore[index]
+
+
+def test_a_cookie_as_0_1_kept_it_is_read_then_kept_packed(tiktok_mock: Any) -> None:
+    """The profile as an object, the scopes as a string, the tokens sealed as
+    a JSON list: the login stands, and its next cookie is the packed one."""
+    app = create_app(SECRET_KEY=NEW)
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_tiktok"] = {
+            "u": dict(PROFILE),
+            "s": "user.info.basic,video.list",
+            "t": sealed_as_json(NEW, BOUND),
+            "a": time.time() - 60,
+        }
+    assert who(client) == "Hello Alice &lt;Creator&gt;"
+    record = json.loads(cookie_payload(client))["_tiktok"]
+    assert "u" not in record and record["p"][0] == ALICE
+    assert record["s"] == [0, 3]
+    assert client.get("/api/me").status_code == 200
+    assert bearers(tiktok_mock) == ["Bearer act.alice-1"]
+    record = json.loads(cookie_payload(client))["_tiktok"]
+    assert plaintext(record["t"])[:1] == b"\x01"  # type: ignore[index]
+    with app.test_request_context():
+        opened = open_tokens(record["t"], ALICE, "")
+    assert opened is not None and not opened.stale
+    assert opened.tokens.refresh_token == "rft.alice-1"
+    assert who(client) == "Hello Alice &lt;Creator&gt;"
+
+
+def test_a_row_sealed_as_a_json_list_is_read_then_sealed_packed(
+    storage: SQLAlchemyStorage, engine: Engine
+) -> None:
+    app = create_app(storage=storage, SECRET_KEY=NEW)
+    store(app, storage, expired())
+    t = TikTokAccount.__table__
+    with engine.begin() as connection:
+        connection.execute(update(t).values(sealed_tokens=sealed_as_json(NEW, BOUND)))
+    with app.app_context():
+        assert storage.get_tokens(ALICE).access_token == "act.alice-1"  # type: ignore[union-attr]
+    assert plaintext(sealed_column(engine))[:1] == b"\x01"  # type: ignore[index]
+    result = app.test_cli_runner().invoke(args=["tiktok", "reseal"])
+    assert "Resealed 0, already current 1, unreadable 0." in result.output

@@ -22,6 +22,7 @@ from helpers import (
 )
 
 from flask_tiktok import SessionStorage
+from flask_tiktok.storage import StoredUser
 from flask_tiktok.storage.sealing import TokenCipher
 from flask_tiktok.tokens import OAuth2Tokens
 
@@ -85,12 +86,56 @@ def test_cookie_holds_no_token_and_stays_small(tiktok_mock: Any) -> None:
     assert client.get("/stats").get_data(as_text=True) == "followers: 123456"
 
 
-def test_decoded_cookie_has_json_profile(app: Flask, tiktok_mock: Any) -> None:
+def test_decoded_cookie_has_the_profile_by_position(
+    app: Flask, tiktok_mock: Any
+) -> None:
     client = app.test_client()
     log_in(client)
     record = json.loads(cookie_payload(client))["_tiktok"]
-    assert record["u"]["open_id"] == "open-id-alice"
-    assert record["s"] == "user.info.basic"
+    assert record["p"][0] == "open-id-alice"
+    assert "Alice <Creator>" in record["p"]
+    assert record["s"] == [0]  # user.info.basic
+
+
+def test_a_profile_reads_back_as_stored_without_its_none_fields(app: Flask) -> None:
+    """Known fields by position, others by name (a field TikTok may add),
+    unknown scopes by name; a ``None`` field is not kept (it reads as None)."""
+    profile = {
+        "open_id": "open-id-alice",
+        "avatar_url": None,
+        "display_name": "Alice",
+        "video_count": 0,
+        "is_verified": False,
+        "a_field_tiktok_added": {"x": [1]},
+        "nothing": None,
+    }
+    scopes = ["video.list", "research.adlib.basic", "user.info.basic"]
+    with app.test_request_context():
+        from flask import session
+
+        storage = SessionStorage()
+        tokens = OAuth2Tokens(token_body())
+        storage.set(StoredUser("open-id-alice", scopes, profile), tokens)
+        record = session["_tiktok"]
+        user = storage.get_user()
+    assert user is not None and user.scopes == scopes
+    assert user.profile == {k: v for k, v in profile.items() if v is not None}
+    assert record["x"] == {"a_field_tiktok_added": {"x": [1]}}
+    assert record["p"][-1] == 0 and None in record["p"]
+    assert record["s"] == [3, "research.adlib.basic", 0]
+
+
+def test_the_profile_positions_of_cookies_in_browsers_stay() -> None:
+    """A cookie holds the profile's known fields by position: a field added
+    in between would make every cookie already out read the wrong fields."""
+    from flask_tiktok.storage.session import _PROFILE_FIELDS
+
+    assert _PROFILE_FIELDS[:14] == (
+        *("open_id", "union_id", "avatar_url", "avatar_url_100"),
+        *("avatar_large_url", "display_name", "bio_description"),
+        *("profile_deep_link", "is_verified", "username", "follower_count"),
+        *("following_count", "likes_count", "video_count"),
+    )
 
 
 def test_secret_key_rotation_keeps_users_logged_in(tiktok_mock: Any) -> None:

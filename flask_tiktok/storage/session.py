@@ -1,19 +1,25 @@
 """The default storage: the login in Flask's session (a signed cookie).
 
-The profile and granted scopes are kept as they are (signed by Flask, cheap
-to read on every request); the tokens are sealed
-(:mod:`flask_tiktok.storage.sealing`).
+The profile and granted scopes are kept in clear (signed by Flask, cheap to
+read on every request): the profile's known fields as a list in the order of
+:data:`_PROFILE_FIELDS` (no field names in the cookie), any other field by
+name. The tokens are sealed (:mod:`flask_tiktok.storage.sealing`). A record
+as 0.1 kept it (the profile as an object) is still read, and written again as
+now.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from flask import has_request_context, session
 
+from ..fields import FIELDS_BY_SCOPE
 from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
 from .base import BaseStorage, StoredUser
@@ -27,8 +33,9 @@ _KEY = "_tiktok"
 class SessionStorage(BaseStorage):
     """Keeps the login in Flask's session (by default a signed cookie).
 
-    The profile and granted scopes are stored as they are: Flask signs the
-    cookie, so they cannot be forged, and reading them costs no decryption.
+    The profile and granted scopes are stored in clear, compactly (fields by
+    position, scopes as numbers): Flask signs the cookie, so they cannot be
+    forged, and reading them costs no decryption.
     The tokens are encrypted with a key derived from ``SECRET_KEY`` (see
     :func:`~flask_tiktok.storage.sealing.seal_tokens`); whoever reads the
     cookie sees no TikTok token. Only the request's own user can be read or
@@ -39,28 +46,34 @@ class SessionStorage(BaseStorage):
         record = session.get(_KEY) if has_request_context() else None
         if not isinstance(record, dict):
             return None
-        profile = record.get("u")
-        if not isinstance(profile, dict) or not isinstance(profile.get("open_id"), str):
+        profile = _profile(record)
+        if profile is None:
             return None
+        scopes = _scopes(record)
+        if "u" in record or isinstance(record.get("s"), str):
+            # Kept as 0.1 did: kept again as now.
+            session[_KEY] = _record(record, profile, scopes)
         logged_in_at = record.get("a")
         return StoredUser(
             profile["open_id"],
-            split_list(str(record.get("s", ""))),
+            scopes,
             profile,
             float(logged_in_at) if isinstance(logged_in_at, (int, float)) else None,
         )
 
     def get_tokens(self, open_id: str) -> OAuth2Tokens | None:
         user = self.get_user()
-        record = session.get(_KEY) if user and user.open_id == open_id else None
-        if not record or not isinstance(record.get("t"), str):
+        if user is None or user.open_id != open_id:
             return None
-        opened = open_tokens(record["t"], open_id, str(record.get("s", "")))
+        record = session[_KEY]
+        if not isinstance(record.get("t"), str):
+            return None
+        opened = open_tokens(record["t"], open_id, join_list(user.scopes))
         if opened is None:
             return None
         if opened.stale:
-            # Opened by a fallback key (or sealed by 0.1): sealed again now, so
-            # the login outlives the fallback's removal.
+            # Opened by a fallback key (or sealed by 0.1, or as a JSON list):
+            # sealed again now, so the login outlives the fallback's removal.
             session[_KEY] = record | {"t": seal_tokens(open_id, opened.tokens)}
         return opened.tokens
 
@@ -68,12 +81,13 @@ class SessionStorage(BaseStorage):
         sealed = seal_tokens(user.open_id, tokens)
         scopes = join_list(user.scopes)
         room = _COOKIE_BUDGET - len(sealed) - len(scopes)
-        session[_KEY] = {
-            "u": _fitting_profile(user.profile, user.open_id, room),
-            "s": scopes,
-            "t": sealed,
-            "a": round(user.logged_in_at or time.time(), 3),
-        }
+        # The login's second (rounded down): TikTok dates a removal to the
+        # second, and a removal in the login's second or later still ends it
+        # (TikTokState.authorization_removed), as with the exact time.
+        logged_in_at = math.floor(user.logged_in_at or time.time())
+        record = {"t": sealed, "a": logged_in_at}
+        profile = _fitting_profile(user.profile, user.open_id, room)
+        session[_KEY] = _record(record, profile, user.scopes)
 
     def set_tokens(self, open_id: str, tokens: OAuth2Tokens) -> None:
         user = self.get_user()
@@ -89,14 +103,14 @@ class SessionStorage(BaseStorage):
         """Drop the largest field of the request's login's profile (it then
         reads as ``None``) to make room in the cookie; whether there was one."""
         record = session.get(_KEY) if has_request_context() else None
-        profile = record.get("u") if isinstance(record, dict) else None
-        if not isinstance(record, dict) or not isinstance(profile, dict):
+        profile = _profile(record) if isinstance(record, dict) else None
+        if not isinstance(record, dict) or profile is None:
             return False
         largest = _largest_field(profile)
         if largest is None:
             return False
         profile = {k: v for k, v in profile.items() if k != largest}
-        session[_KEY] = record | {"u": profile}
+        session[_KEY] = _record(record, profile, _scopes(record))
         return True
 
     def delete(self, open_id: str | None = None) -> None:
@@ -105,6 +119,87 @@ class SessionStorage(BaseStorage):
         user = self.get_user()
         if open_id is None or (user is not None and user.open_id == open_id):
             session.pop(_KEY, None)
+
+
+#: The profile's known fields, in the order the record's ``"p"`` list holds
+#: them: :data:`~flask_tiktok.fields.FIELDS_BY_SCOPE`'s, which only ever
+#: grows at its end, as cookies already in browsers are read by position
+#: (``test_storage_session.py`` pins it).
+_PROFILE_FIELDS = tuple(f for fields in FIELDS_BY_SCOPE.values() for f in fields)
+_POSITIONED = frozenset(_PROFILE_FIELDS)
+#: The scopes the record's ``"s"`` list holds as a number (their index);
+#: others by name. Append only, as :data:`_PROFILE_FIELDS`.
+_SCOPES = (
+    "user.info.basic",
+    "user.info.profile",
+    "user.info.stats",
+    "video.list",
+    "video.publish",
+    "video.upload",
+)
+_SCOPE_CODES = {scope: i for i, scope in enumerate(_SCOPES)}
+
+
+def _profile(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The profile ``record`` holds (``None`` without a string ``open_id``):
+    its ``"p"`` list and ``"x"`` fields, or its ``"u"`` object (0.1)."""
+    values = record.get("p")
+    profile: Any
+    if isinstance(values, list):
+        # Not strict: the trailing None fields are not in the list.
+        pairs = zip(_PROFILE_FIELDS, values, strict=False)
+        profile = {name: v for name, v in pairs if v is not None}
+        extras = record.get("x")
+        if isinstance(extras, dict):
+            profile = extras | profile
+    else:
+        profile = record.get("u")
+    if not isinstance(profile, dict) or not isinstance(profile.get("open_id"), str):
+        return None
+    return profile
+
+
+def _scopes(record: dict[str, Any]) -> list[str]:
+    """The scopes ``record`` holds: its ``"s"`` list, or string (0.1)."""
+    codes = record.get("s", ())
+    if isinstance(codes, str):
+        return split_list(codes)
+    try:
+        return list(_decoded_scopes(tuple(codes)))
+    except TypeError:  # not a list, or one holding a list or an object
+        return []
+
+
+@lru_cache(maxsize=64)
+def _decoded_scopes(codes: tuple[Any, ...]) -> tuple[str, ...]:
+    # Cached: a protected request reads the same few lists over and over.
+    return tuple(
+        _SCOPES[c] if isinstance(c, int) else c
+        for c in codes
+        if isinstance(c, str) or (isinstance(c, int) and 0 <= c < len(_SCOPES))
+    )
+
+
+def _record(
+    record: dict[str, Any], profile: dict[str, Any], scopes: list[str]
+) -> dict[str, Any]:
+    """``record`` holding ``profile`` and ``scopes``: the profile's known
+    fields by position (a missing or ``None`` field is ``None``, none at the
+    end), the others by name; each known scope as its index. Nothing empty is
+    kept: a ``None`` field reads as ``None`` either way, no scope as none."""
+    values = [profile.get(name) for name in _PROFILE_FIELDS]
+    while values and values[-1] is None:
+        values.pop()
+    kept = {k: v for k, v in record.items() if k not in ("u", "p", "x", "s")}
+    kept["p"] = values
+    if scopes:
+        kept["s"] = [_SCOPE_CODES.get(scope, scope) for scope in scopes]
+    extras = {
+        k: v for k, v in profile.items() if k not in _POSITIONED and v is not None
+    }
+    if extras:
+        kept["x"] = extras
+    return kept
 
 
 #: Characters of the session cookie a login may take: browsers drop a cookie
