@@ -661,7 +661,9 @@ class TikTokClient:
         """Send a request to a resource API with the Bearer token attached.
 
         ``path`` is relative to the API base URL. Connection failures raise
-        :class:`TikTokFetchError`; the response is returned as it is.
+        :class:`TikTokFetchError`; the response is returned as it is, its body
+        read within the deadline and the size cap. With ``stream=True`` the
+        body is left for the caller to read, outside both.
         """
         headers = dict(kwargs.pop("headers", None) or {})
         headers["Authorization"] = f"Bearer {access_token}"
