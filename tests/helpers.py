@@ -13,6 +13,7 @@ import hmac
 import json
 import time
 import zlib
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -353,3 +354,36 @@ def row(engine: Any, open_id: str = ALICE) -> Any:
     t = TikTokAccount.__table__
     with engine.connect() as connection:
         return connection.execute(select(t).where(t.c.open_id == open_id)).first()
+
+
+# -- video files -------------------------------------------------------------------
+
+
+def sparse_video(directory: Path, size: int, name: str = "clip.mp4") -> Path:
+    """A file of ``size`` bytes, mostly holes (no disk, no memory), with a
+    marker every 1,000,000 bytes so that a chunk sent from the wrong place
+    does not hash like the right one."""
+    path = directory / name
+    with path.open("wb") as file:
+        file.truncate(size)
+        for offset in range(0, size, 1_000_000):
+            file.seek(offset)
+            file.write(offset.to_bytes(8, "big")[: size - offset])
+    return path
+
+
+def sha256_of(path: Path, start: int = 0, length: int | None = None) -> str:
+    """The sha256 of ``length`` bytes of ``path`` from ``start`` (default:
+    to the end), read a megabyte at a time."""
+    sha = hashlib.sha256()
+    with path.open("rb") as file:
+        file.seek(start)
+        left = length
+        while left is None or left > 0:
+            block = file.read(1 << 20 if left is None else min(left, 1 << 20))
+            if not block:
+                break
+            sha.update(block)
+            if left is not None:
+                left -= len(block)
+    return sha.hexdigest()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 import requests_mock as rm
-from helpers import CLIENT_KEY, CLIENT_SECRET, api_error_body
+from helpers import CLIENT_KEY, CLIENT_SECRET, api_error_body, sparse_video
 
 from flask_tiktok import (
     CreatorInfo,
@@ -73,13 +73,6 @@ def assert_json_call(request: Any, body: dict[str, Any]) -> None:
     assert request.headers["Authorization"] == "Bearer act.1"
     assert request.headers["Content-Type"] == "application/json; charset=UTF-8"
     assert json.loads(request.body) == body
-
-
-def sparse(tmp_path: Path, size: int, name: str = "clip.mp4") -> Path:
-    path = tmp_path / name
-    with path.open("wb") as file:
-        file.truncate(size)
-    return path
 
 
 # -- creator info ---------------------------------------------------------------
@@ -249,7 +242,9 @@ def test_an_init_without_upload_url_is_an_unexpected_answer(
 ) -> None:
     tiktok.post(VIDEO_INIT_URL, json=ok({"publish_id": "p"}))
     with pytest.raises(UnexpectedResponseError):
-        client.publish_video("act.1", sparse(tmp_path, 10), privacy_level="SELF_ONLY")
+        client.publish_video(
+            "act.1", sparse_video(tmp_path, 10), privacy_level="SELF_ONLY"
+        )
 
 
 def test_an_init_without_publish_id_is_an_unexpected_answer(
@@ -268,7 +263,7 @@ def test_an_inbox_draft_sends_only_the_source(
 ) -> None:
     tiktok.post(INBOX_INIT_URL, json=ok({"publish_id": "d1", "upload_url": UPLOAD_URL}))
     tiktok.put(UPLOAD_URL, status_code=201)
-    assert client.upload_video("act.1", sparse(tmp_path, 3)) == "d1"
+    assert client.upload_video("act.1", sparse_video(tmp_path, 3)) == "d1"
     assert_json_call(
         tiktok.request_history[0],
         {
@@ -405,7 +400,9 @@ def test_each_init_error_is_raised_with_its_code(
 ) -> None:
     tiktok.post(VIDEO_INIT_URL, status_code=status, json=api_error_body(code))
     with pytest.raises(TikTokAPIError) as caught:
-        client.publish_video("act.1", sparse(tmp_path, 10), privacy_level="SELF_ONLY")
+        client.publish_video(
+            "act.1", sparse_video(tmp_path, 10), privacy_level="SELF_ONLY"
+        )
     assert (caught.value.code, caught.value.status_code) == (code, status)
     assert caught.value.retryable is retryable
     assert len(tiktok.request_history) == 1  # no chunk sent
@@ -418,7 +415,7 @@ def test_the_inbox_draft_cap(client: TikTokClient, tiktok: Any, tmp_path: Path) 
         json=api_error_body("spam_risk_too_many_pending_share"),
     )
     with pytest.raises(TikTokAPIError, match="spam_risk_too_many_pending_share"):
-        client.upload_video("act.1", sparse(tmp_path, 10))
+        client.upload_video("act.1", sparse_video(tmp_path, 10))
 
 
 @pytest.mark.parametrize(
@@ -459,7 +456,7 @@ def test_a_title_is_counted_in_utf16_units(
 ) -> None:
     tiktok.post(VIDEO_INIT_URL, json=ok({"publish_id": "p", "upload_url": UPLOAD_URL}))
     tiktok.put(UPLOAD_URL, status_code=201)
-    video = sparse(tmp_path, 10)
+    video = sparse_video(tmp_path, 10)
     longest = "😀" * 1100  # 1,100 characters, 2,200 UTF-16 units
     assert utf16_length(longest) == 2200
     client.publish_video("act.1", video, privacy_level="SELF_ONLY", title=longest)
@@ -494,7 +491,7 @@ def test_a_video_is_checked_before_any_call(
     options: dict[str, Any],
     match: str,
 ) -> None:
-    video = sparse(tmp_path, size)
+    video = sparse_video(tmp_path, size)
     refused(
         client,
         tiktok,
@@ -680,7 +677,9 @@ def test_an_upload_url_in_clear_is_refused(
     plain = "http://open-upload.tiktokapis.com/video/?upload_id=U"
     tiktok.post(VIDEO_INIT_URL, json=ok({"publish_id": "p", "upload_url": plain}))
     with pytest.raises(UnexpectedResponseError):
-        client.publish_video("act.1", sparse(tmp_path, 10), privacy_level="SELF_ONLY")
+        client.publish_video(
+            "act.1", sparse_video(tmp_path, 10), privacy_level="SELF_ONLY"
+        )
     assert [r.method for r in tiktok.request_history] == ["POST"]
 
 

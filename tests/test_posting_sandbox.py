@@ -7,7 +7,6 @@ with a shorter range), a 500, an expired upload_url.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 from example_support import serve
 from flask import Flask
-from helpers import bare_app
+from helpers import bare_app, sha256_of, sparse_video
 
 from flask_tiktok import TikTokAPIError, TikTokClient, TikTokUploadError
 from flask_tiktok import upload as upload_module
@@ -61,18 +60,8 @@ def token(sandbox: Sandbox, open_id: str = ALICE) -> str:
 
 
 def video_file(tmp_path: Path, size: int) -> tuple[Path, str]:
-    """A sparse file with a marker every 1,000,000 bytes, and its sha256."""
-    path = tmp_path / "clip.mp4"
-    with path.open("wb") as file:
-        file.truncate(size)
-        for offset in range(0, size, 1_000_000):
-            file.seek(offset)
-            file.write(offset.to_bytes(8, "big")[: size - offset])
-    sha = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(1 << 20):
-            sha.update(block)
-    return path, sha.hexdigest()
+    path = sparse_video(tmp_path, size)
+    return path, sha256_of(path)
 
 
 def received(sandbox: Sandbox, publish_id: str) -> tuple[str | None, int | None]:

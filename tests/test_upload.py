@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import requests_mock as rm
-from helpers import CLIENT_KEY, CLIENT_SECRET
+from helpers import CLIENT_KEY, CLIENT_SECRET, sha256_of, sparse_video
 
 from flask_tiktok import TikTokClient, TikTokUploadError
 from flask_tiktok import upload as upload_module
@@ -20,28 +21,6 @@ from flask_tiktok.upload import VideoFile, upload_chunks
 
 INIT_URL = "https://open.tiktokapis.com/v2/post/publish/inbox/video/init/"
 UPLOAD_URL = "https://open-upload.tiktokapis.com/video/?upload_id=U&upload_token=T"
-
-
-def sparse(tmp_path: Path, size: int) -> Path:
-    """A file of ``size`` bytes, mostly holes, with a marker every 1 MB."""
-    path = tmp_path / "clip.mp4"
-    with path.open("wb") as file:
-        file.truncate(size)
-        for offset in range(0, size, 1_000_000):
-            file.seek(offset)
-            file.write(offset.to_bytes(8, "big")[: size - offset])
-    return path
-
-
-def digest(path: Path, start: int, length: int) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as file:
-        file.seek(start)
-        while length:
-            block = file.read(min(length, 1 << 20))
-            sha.update(block)
-            length -= len(block)
-    return sha.hexdigest()
 
 
 class FakeTikTok:
@@ -97,10 +76,11 @@ def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
 def upload(
     client: TikTokClient,
     path: Path,
-    tiktok: FakeTikTok,
+    tiktok: Callable[[Any, Any], str],
     chunk_size: int | None = 10_000_000,
 ) -> Any:
-    """Post ``path`` as a draft to ``tiktok``; returns the init's source_info."""
+    """Post ``path`` as a draft, its chunks answered by ``tiktok`` (a
+    :class:`FakeTikTok`, or a wrapper of one); returns the init's source_info."""
     with rm.Mocker() as mock:
         mock.post(
             INIT_URL,
@@ -135,7 +115,7 @@ def test_the_chunk_layout_and_the_bytes_sent(
     chunk_size: int | None,
     chunks: list[int],
 ) -> None:
-    path = sparse(tmp_path, size)
+    path = sparse_video(tmp_path, size)
     tiktok = FakeTikTok(size)
     source = upload(client, path, tiktok, chunk_size=chunk_size)
     assert source == {
@@ -154,7 +134,7 @@ def test_the_chunk_layout_and_the_bytes_sent(
         for start, length in zip(starts, chunks, strict=True)
     ]
     assert tiktok.hashes == [
-        digest(path, start, length)
+        sha256_of(path, start, length)
         for start, length in zip(starts, chunks, strict=True)
     ]
 
@@ -164,7 +144,10 @@ def test_a_file_over_64_mb_in_one_chunk_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match="must be sent in two chunks or more"):
         upload(
-            client, sparse(tmp_path, 70_000_000), FakeTikTok(0), chunk_size=64_000_000
+            client,
+            sparse_video(tmp_path, 70_000_000),
+            FakeTikTok(0),
+            chunk_size=64_000_000,
         )
 
 
@@ -177,7 +160,7 @@ def test_without_a_chunk_size_64_mb_is_one_chunk_and_more_is_cut_in_10(
 
 def test_a_5xx_sends_that_chunk_again(client: TikTokClient, tmp_path: Path) -> None:
     size = 25_000_000
-    path = sparse(tmp_path, size)
+    path = sparse_video(tmp_path, size)
     tiktok = FakeTikTok(size, [None, (500, 10_000_000), None])
     upload(client, path, tiktok)
     ranges = [p["Content-Range"] for p in tiktok.puts]
@@ -186,12 +169,12 @@ def test_a_5xx_sends_that_chunk_again(client: TikTokClient, tmp_path: Path) -> N
         "bytes 10000000-24999999/25000000",
         "bytes 10000000-24999999/25000000",
     ]
-    assert tiktok.hashes[1] == digest(path, 10_000_000, 15_000_000)
+    assert tiktok.hashes[1] == sha256_of(path, 10_000_000, 15_000_000)
 
 
 def test_a_429_sends_that_chunk_again(client: TikTokClient, tmp_path: Path) -> None:
     tiktok = FakeTikTok(10, [(429, 0), None])
-    upload(client, sparse(tmp_path, 10), tiktok)
+    upload(client, sparse_video(tmp_path, 10), tiktok)
     assert tiktok.received == 10 and len(tiktok.puts) == 2
 
 
@@ -199,7 +182,7 @@ def test_a_file_that_shrinks_ends_the_upload(
     client: TikTokClient, tmp_path: Path
 ) -> None:
     size = 20_000_000
-    path = sparse(tmp_path, size)
+    path = sparse_video(tmp_path, size)
     tiktok = FakeTikTok(size)
     shrink = tiktok.__call__
 
@@ -209,17 +192,8 @@ def test_a_file_that_shrinks_ends_the_upload(
             file.truncate(15_000_000)
         return answer
 
-    with rm.Mocker() as mock:
-        mock.post(
-            INIT_URL,
-            json={
-                "data": {"publish_id": "p1", "upload_url": UPLOAD_URL},
-                "error": {"code": "ok"},
-            },
-        )
-        mock.put(UPLOAD_URL, text=shrinking)
-        with pytest.raises(TikTokUploadError, match="the file shrank"):
-            client.upload_video("act.1", path, chunk_size=10_000_000)
+    with pytest.raises(TikTokUploadError, match="the file shrank"):
+        upload(client, path, shrinking)
     assert len(tiktok.puts) == 1
 
 
@@ -227,7 +201,7 @@ def test_a_dropped_connection_sends_that_chunk_again(
     client: TikTokClient, tmp_path: Path
 ) -> None:
     size = 20_000_000
-    path = sparse(tmp_path, size)
+    path = sparse_video(tmp_path, size)
     drop = requests.exceptions.ConnectionError("connection reset by peer")
     tiktok = FakeTikTok(size, [drop, None, drop, None])
     upload(client, path, tiktok)
@@ -240,7 +214,7 @@ def test_a_416_resumes_from_what_tiktok_has(
 ) -> None:
     # TikTok lost the second chunk: its 416 to the third says it has 10 MB.
     size = 30_000_000
-    path = sparse(tmp_path, size)
+    path = sparse_video(tmp_path, size)
     tiktok = FakeTikTok(size, [None, None, (416, 10_000_000)])
     tiktok_lost = tiktok.__call__
 
@@ -251,16 +225,7 @@ def test_a_416_resumes_from_what_tiktok_has(
             tiktok.hashes.pop()
         return answer
 
-    with rm.Mocker() as mock:
-        mock.post(
-            INIT_URL,
-            json={
-                "data": {"publish_id": "p1", "upload_url": UPLOAD_URL},
-                "error": {"code": "ok"},
-            },
-        )
-        mock.put(UPLOAD_URL, text=lose_second)
-        client.upload_video("act.1", path, chunk_size=10_000_000)
+    upload(client, path, lose_second)
     assert [p["Content-Range"].split()[1].split("-")[0] for p in tiktok.puts] == [
         "0",
         "10000000",
@@ -270,9 +235,9 @@ def test_a_416_resumes_from_what_tiktok_has(
     ]
     assert tiktok.received == size
     assert tiktok.hashes == [
-        digest(path, 0, 10_000_000),
-        digest(path, 10_000_000, 10_000_000),
-        digest(path, 20_000_000, 10_000_000),
+        sha256_of(path, 0, 10_000_000),
+        sha256_of(path, 10_000_000, 10_000_000),
+        sha256_of(path, 20_000_000, 10_000_000),
     ]
 
 
@@ -281,7 +246,7 @@ def test_a_416_saying_all_arrived_ends_the_upload(
 ) -> None:
     size = 20_000_000
     tiktok = FakeTikTok(size, [None, (416, size)])
-    upload(client, sparse(tmp_path, size), tiktok)
+    upload(client, sparse_video(tmp_path, size), tiktok)
     assert len(tiktok.puts) == 2
 
 
@@ -291,7 +256,7 @@ def test_a_416_between_chunks_cannot_resume(
     size = 20_000_000
     tiktok = FakeTikTok(size, [(416, 1234)])
     with pytest.raises(TikTokUploadError) as caught:
-        upload(client, sparse(tmp_path, size), tiktok)
+        upload(client, sparse_video(tmp_path, size), tiktok)
     assert caught.value.status_code == 416
     assert caught.value.uploaded_bytes == 1234
     assert "does not match a chunk" in str(caught.value)
@@ -311,7 +276,7 @@ def test_a_refusal_ends_the_upload(
     size = 20_000_000
     tiktok = FakeTikTok(size, [(status, 0)])
     with pytest.raises(TikTokUploadError, match=match) as caught:
-        upload(client, sparse(tmp_path, size), tiktok)
+        upload(client, sparse_video(tmp_path, size), tiktok)
     assert caught.value.publish_id == "p1"
     assert caught.value.expired is expired
     assert not caught.value.transient
@@ -322,7 +287,7 @@ def test_retries_end(client: TikTokClient, tmp_path: Path) -> None:
     size = 10
     tiktok = FakeTikTok(size, [(503, 0)] * 4)
     with pytest.raises(TikTokUploadError, match="failed 4 times") as caught:
-        upload(client, sparse(tmp_path, size), tiktok)
+        upload(client, sparse_video(tmp_path, size), tiktok)
     assert caught.value.transient
     assert len(tiktok.puts) == 4
 
@@ -332,7 +297,7 @@ def test_answers_out_of_step_end_the_upload(
 ) -> None:
     tiktok = FakeTikTok(10, [(206, 10)])
     with pytest.raises(TikTokUploadError, match="answered 206 to chunk 1 of 1"):
-        upload(client, sparse(tmp_path, 10), tiktok)
+        upload(client, sparse_video(tmp_path, 10), tiktok)
 
 
 def test_the_pauses_double_and_each_chunk_has_a_deadline_for_its_size(
@@ -350,7 +315,7 @@ def test_the_pauses_double_and_each_chunk_has_a_deadline_for_its_size(
         return response
 
     pauses: list[float] = []
-    with VideoFile(sparse(tmp_path, size)) as video:
+    with VideoFile(sparse_video(tmp_path, size)) as video:
         upload_chunks(
             put,
             UPLOAD_URL,
@@ -375,7 +340,7 @@ def test_the_pause_schedule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         return response
 
     pauses: list[float] = []
-    with VideoFile(sparse(tmp_path, 10)) as video:
+    with VideoFile(sparse_video(tmp_path, 10)) as video:
         upload_chunks(
             put,
             UPLOAD_URL,
@@ -391,7 +356,7 @@ def test_the_pause_schedule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_path_is_closed_after_the_upload(
     client: TikTokClient, tmp_path: Path
 ) -> None:
-    path = sparse(tmp_path, 10)
+    path = sparse_video(tmp_path, 10)
     opened: list[Any] = []
     original = VideoFile.__init__
 
@@ -418,6 +383,6 @@ def test_the_upload_never_reads_a_chunk_whole(
         return data
 
     monkeypatch.setattr(upload_module._Window, "read", spy)
-    upload(client, sparse(tmp_path, size), FakeTikTok(size))
+    upload(client, sparse_video(tmp_path, size), FakeTikTok(size))
     assert sum(reads) == size
     assert max(reads) <= 1 << 20
