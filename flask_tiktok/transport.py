@@ -70,22 +70,37 @@ class _Call:
     closed when the call ends.
     """
 
-    __slots__ = ("deadline", "expired", "finished", "lock", "seconds", "sockets")
+    __slots__ = (
+        "deadline",
+        "expired",
+        "finished",
+        "lock",
+        "seconds",
+        "sockets",
+        "watched",
+    )
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.deadline = time.monotonic() + seconds
         self.sockets: list[socket.socket] = []
+        #: The descriptors watched already: a connection is seen when it is
+        #: made or reused, and again when its answer is read.
+        self.watched: set[int] = set()
         self.expired = False
         self.finished = False
         self.lock = threading.Lock()
 
     def watch(self, sock: socket.socket | None) -> None:
-        if sock is None or sock.fileno() < 0:
+        if sock is None:
+            return
+        fd = sock.fileno()
+        if fd < 0:
             return
         with self.lock:
-            if self.finished:
+            if self.finished or fd in self.watched:
                 return
+            self.watched.add(fd)
             try:
                 watched = socket.socket(
                     sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno())
