@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,23 +28,16 @@ from flask_tiktok.storage import StoredUser
 from flask_tiktok.storage.sqla import SQLAlchemyStorage
 from flask_tiktok.tokens import OAuth2Tokens
 
-from .common import SECRET_KEY, engine
+from .common import SECRET_KEY, engine, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OPEN_ID = "sandbox-open-id-alice"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def gunicorn(workers: int, env: dict[str, str]) -> Iterator[str]:
     ready = Path(tempfile.mkdtemp(prefix="tiktok-bench-ready-"))
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603
         [
             sys.executable,

@@ -3,6 +3,7 @@ rounds, and the TikTok stand-ins."""
 
 from __future__ import annotations
 
+import socket
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -164,3 +165,11 @@ def summary(
             "rounds": values,
         }
     return out
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for a server the benchmark starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -5,13 +5,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from .common import free_port
 
 
 @dataclass(frozen=True)
@@ -20,13 +21,6 @@ class Server:
     url: str
     #: The server's log (for the webhook row's count of ERROR lines), if known.
     log: Path | None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -47,7 +41,7 @@ def server(url: str | None, log: str | None) -> Iterator[Server]:
     if os.geteuid() == 0:  # initdb refuses root
         shutil.chown(folder, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    data, log_file, port = folder / "data", folder / "server.log", _free_port()
+    data, log_file, port = folder / "data", folder / "server.log", free_port()
 
     def run(*command: str) -> None:
         subprocess.run([*as_user, *command], check=True, capture_output=True)  # noqa: S603
