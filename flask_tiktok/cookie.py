@@ -5,14 +5,22 @@ login (profile, scopes, sealed tokens) and the logins in progress. Browsers
 drop a cookie whose ``Set-Cookie`` is over 4 KB (Werkzeug warns past 4,093
 bytes), and the login with it, a rotated refresh token included. Each part
 has a budget of its own, but only the encoded header adds them up:
-:func:`fit_session_cookie` measures it after every request that changed the
-session and, while it is too large, drops the oldest logins in progress (never
-the newest) and then the profile's largest fields (read as ``None``).
+:func:`fit_session` measures it whenever a changed session is saved and,
+while it is too large, drops the oldest logins in progress (never the newest)
+and then the profile's largest fields (read as ``None``).
+
+It runs inside the session's saving (:class:`FittedCookieSessionInterface`,
+which :func:`fit_cookie_sessions` gives an app that has Flask's own), so a
+response whose view never read the session gets no ``Vary: Cookie``: an
+``after_request`` hook cannot ask whether the session changed without Flask
+taking the session as read. An app with its own cookie interface (a subclass)
+keeps it, fitted by an ``after_request`` hook instead.
 """
 
 from __future__ import annotations
 
 from flask import Flask, current_app, session
+from flask import Response as FlaskResponse
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
@@ -22,7 +30,14 @@ from .logs import logger
 from .state import get_state
 from .storage.session import SessionStorage
 
-__all__ = ["MAX_COOKIE_SIZE", "fit_session_cookie", "session_cookie_size"]
+__all__ = [
+    "MAX_COOKIE_SIZE",
+    "FittedCookieSessionInterface",
+    "fit_cookie_sessions",
+    "fit_session",
+    "fit_session_cookie",
+    "session_cookie_size",
+]
 
 #: The largest ``Set-Cookie`` value sent (Werkzeug's limit; browsers' is 4,096
 #: for name, value and attributes together).
@@ -56,19 +71,53 @@ def session_cookie_size(app: Flask, data: SessionMixin) -> int | None:
     )
 
 
+class FittedCookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, fitted (:func:`fit_session`) to what
+    browsers keep each time it is saved changed."""
+
+    def save_session(
+        self, app: Flask, session: SessionMixin, response: FlaskResponse
+    ) -> None:
+        if session.modified:
+            fit_session(app, session)
+        super().save_session(app, session, response)
+
+
+def fit_cookie_sessions(app: Flask) -> None:
+    """Fit ``app``'s session cookies from now on: Flask's own interface is
+    replaced by :class:`FittedCookieSessionInterface` (its settings kept), a
+    subclass of it gets :func:`fit_session_cookie` after each request, and a
+    server-side session (its cookie only an id) needs nothing."""
+    interface = app.session_interface
+    if type(interface) is SecureCookieSessionInterface:
+        fitted = FittedCookieSessionInterface()
+        vars(fitted).update(vars(interface))
+        app.session_interface = fitted
+    elif isinstance(interface, SecureCookieSessionInterface) and not isinstance(
+        interface, FittedCookieSessionInterface
+    ):
+        app.after_request(fit_session_cookie)
+
+
 def fit_session_cookie(response: Response) -> Response:
-    """An ``after_request`` hook: shrink what the extension keeps in a
-    changed session cookie until the whole ``Set-Cookie`` fits."""
-    if not session.modified:
-        return response
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    size = session_cookie_size(app, session)
+    """An ``after_request`` hook: :func:`fit_session` when the request
+    changed the session (this takes the session as read: Flask then adds
+    ``Vary: Cookie``)."""
+    if session.modified:
+        fit_session(current_app._get_current_object(), session)  # type: ignore[attr-defined]
+    return response
+
+
+def fit_session(app: Flask, data: SessionMixin) -> None:
+    """Shrink what the extension keeps in ``data`` (the request's session)
+    until the whole ``Set-Cookie`` fits; a warning if it cannot."""
+    size = session_cookie_size(app, data)
     if size is None or size <= MAX_COOKIE_SIZE:
-        return response
+        return
     storage = get_state(app).storage
     while size is not None and size > MAX_COOKIE_SIZE:
-        shrunk = drop_oldest_pending() or (
-            isinstance(storage, SessionStorage) and storage.drop_largest_field()
+        shrunk = drop_oldest_pending(data) or (
+            isinstance(storage, SessionStorage) and storage.drop_largest_field(data)
         )
         if not shrunk:
             logger.warning(
@@ -78,5 +127,4 @@ def fit_session_cookie(response: Response) -> Response:
                 MAX_COOKIE_SIZE,
             )
             break
-        size = session_cookie_size(app, session)
-    return response
+        size = session_cookie_size(app, data)

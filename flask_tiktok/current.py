@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from flask import current_app, g, has_app_context, has_request_context, session
 
+from .context import request_session
 from .errors import TikTokLoginRequired
 from .flow import forget_declined_scopes
 from .logs import logger
@@ -34,6 +35,7 @@ _G_KEY = "_tiktok_login"
 #: The session key of the fingerprint of the client key the login was made for.
 _APP_KEY = "_tiktok_app"
 _UNREAD: Any = object()
+_g: Any = g
 
 
 class CurrentLogin:
@@ -65,15 +67,24 @@ class CurrentLogin:
             if self._outage is not None:
                 raise self._outage
             state = self._state
+            cookie = request_session()
+            # A session without the mark holds a login made before 0.2.
+            mark = cookie.get(_APP_KEY) if cookie is not None else None
+            if mark is not None and mark != _fingerprint(state.settings.client_key):
+                # Another TikTok app's login: nobody here, the storage unasked.
+                self._stored = None
+                return None
             try:
                 user = state.storage.get_user()
             except StorageUnavailable as exc:
                 logger.warning("TikTok login storage unavailable: %s", exc)
                 self._outage = exc
                 raise
-            if user is not None and not _bound_here(state):
-                user = None
-            elif user is not None and state.authorization_removed(user):
+            if (
+                user is not None
+                and state.settings.remember_removed
+                and state.authorization_removed(user)
+            ):
                 state.storage.delete()
                 _send_logged_out(user.open_id, "authorization_removed")
                 user = None
@@ -124,7 +135,7 @@ class CurrentLogin:
 def current_login(state: TikTokState | None = None) -> CurrentLogin:
     """The request's :class:`CurrentLogin` (made on first use)."""
     # Every protected request runs this: resolve the ``g`` proxy only once.
-    namespace = cast(Any, g)._get_current_object().__dict__
+    namespace = _g._get_current_object().__dict__
     login: CurrentLogin | None = namespace.get(_G_KEY)
     if login is None:
         login = namespace[_G_KEY] = CurrentLogin(state or get_state())
@@ -140,14 +151,6 @@ def bind_login(state: TikTokState) -> None:
     regenerate = getattr(current_app.session_interface, "regenerate", None)
     if callable(regenerate):
         regenerate(session)
-
-
-def _bound_here(state: TikTokState) -> bool:
-    # A session without the mark holds a login made before 0.2: accepted.
-    if not has_request_context():
-        return True
-    mark = session.get(_APP_KEY)
-    return mark is None or mark == _fingerprint(state.settings.client_key)
 
 
 @lru_cache(maxsize=8)

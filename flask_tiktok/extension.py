@@ -20,7 +20,7 @@ from .api import TikTokAPISession
 from .cli import cli
 from .client import TikTokClient
 from .config import Settings
-from .cookie import fit_session_cookie
+from .cookie import fit_cookie_sessions
 from .current import current_login, drop_current_login
 from .errors import TikTokLoginRequired
 from .receiver import exempt_from_csrf
@@ -33,7 +33,7 @@ from .state import EXTENSION_KEY, ConnectHooks, TikTokState, get_state
 from .storage.base import BaseStorage
 from .storage.session import SessionStorage
 from .tokens import OAuth2Tokens
-from .user import template_user
+from .user import template_context
 from .views import blueprint, webhook
 from .wire import scope_param
 
@@ -124,8 +124,8 @@ class TikTok:
         )
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         exempt_from_csrf(app, webhook)
-        app.context_processor(_template_context)
-        app.after_request(fit_session_cookie)
+        app.context_processor(template_context)
+        fit_cookie_sessions(app)
         app.cli.add_command(cli)
 
     @property
@@ -307,7 +307,3 @@ def _shared_state(what: str) -> TikTokState:
     state = get_state()
     _require_shared(state.storage, what)
     return state
-
-
-def _template_context() -> dict[str, Any]:
-    return {"current_tiktok_user": template_user()}

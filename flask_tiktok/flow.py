@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import redirect, session, url_for
+from flask.sessions import SessionMixin
 from werkzeug.wrappers import Response
 
 from .errors import OAuth2RequestError, TikTokError, TikTokFetchError
@@ -174,13 +175,14 @@ def _pending() -> list[PendingLogin]:
     return [login for login in decoded if login is not None]
 
 
-def drop_oldest_pending() -> bool:
-    """Drop the oldest login in progress to make room in the cookie; the
-    newest is kept (its tab is the one the user is on). Whether one was."""
-    records = session.get(_PENDING)
+def drop_oldest_pending(data: SessionMixin) -> bool:
+    """Drop the oldest login in progress from ``data`` (the session being
+    saved) to make room in the cookie; the newest is kept (its tab is the one
+    the user is on). Whether one was."""
+    records = data.get(_PENDING)
     if not isinstance(records, list) or len(records) < 2:
         return False
-    session[_PENDING] = records[1:]
+    data[_PENDING] = records[1:]
     return True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any, ClassVar, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from flask import current_app, has_request_context
 from werkzeug.local import LocalProxy
@@ -20,12 +20,13 @@ __all__ = [
     "AnonymousTikTokUser",
     "TikTokUser",
     "current_tiktok_user",
-    "template_user",
+    "template_context",
     "tiktok_login_required",
 ]
 
 #: The profile fields that are plain attributes (``open_id`` is a property).
 _FIELDS = KNOWN_FIELDS - {"open_id"}
+_KNOWN = frozenset(KNOWN_FIELDS)
 
 
 class TikTokUser:
@@ -43,15 +44,22 @@ class TikTokUser:
     def __init__(self, stored: StoredUser) -> None:
         self._stored = stored
         profile = stored.profile
-        vars(self).update((k, profile[k]) for k in _FIELDS & profile.keys())
+        if profile.keys() <= _KNOWN:
+            # The usual profile, copied at once (``open_id`` in it is
+            # shadowed by the property).
+            vars(self).update(profile)
+        else:
+            # Fields TikTok added since: never an attribute, lest one shadow
+            # a method (``has_scopes``); they are in ``profile``.
+            vars(self).update((k, profile[k]) for k in _FIELDS & profile.keys())
 
     def __repr__(self) -> str:
         return f"<TikTokUser {self.open_id!r}>"
 
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for a name that is no attribute (the class has every
-        # known field, None): typed as Any for the profile's fields.
-        raise AttributeError(name)
+    if TYPE_CHECKING:
+        # For type checkers: the profile's fields are attributes (of Any
+        # type). At run time the class has every known field, None.
+        def __getattr__(self, name: str) -> Any: ...
 
     @property
     def open_id(self) -> str:
@@ -85,9 +93,9 @@ class AnonymousTikTokUser:
     def __repr__(self) -> str:
         return "<AnonymousTikTokUser>"
 
-    def __getattr__(self, name: str) -> Any:
+    if TYPE_CHECKING:
         # As TikTokUser's: every known field is a class attribute, None.
-        raise AttributeError(name)
+        def __getattr__(self, name: str) -> Any: ...
 
     def has_scopes(self, *scopes: str) -> bool:
         """Always false: nobody granted anything."""
@@ -105,6 +113,11 @@ for _name in _FIELDS:
 def _load_user() -> TikTokUser | AnonymousTikTokUser:
     if not has_request_context():
         return _ANONYMOUS
+    return _request_user()
+
+
+def _request_user() -> TikTokUser | AnonymousTikTokUser:
+    # _load_user() within a request (every protected request runs this).
     login = current_login()
     user: TikTokUser | AnonymousTikTokUser | None = login.user
     if user is None:
@@ -133,16 +146,14 @@ current_tiktok_user: TikTokUser | AnonymousTikTokUser = LocalProxy(  # type: ign
 )
 
 
-def template_user() -> Any:
-    """What templates get as ``current_tiktok_user``: the request's user
-    itself once it is loaded (a protected view has loaded it), so each read
-    in the template is a plain attribute read; else the lazy proxy, which
-    reads the storage only if the template uses it."""
-    if has_request_context():
-        user = current_login().user
-        if user is not None:
-            return user
-    return current_tiktok_user
+def template_context() -> dict[str, Any]:
+    """The context processor that gives templates ``current_tiktok_user``:
+    the request's user itself once it is loaded (a protected view has loaded
+    it), so each read in the template is a plain attribute read; else the
+    lazy proxy, which reads the storage only if the template uses it."""
+    # Templates render within an app context: current_login() works there.
+    user = current_login().user
+    return {"current_tiktok_user": current_tiktok_user if user is None else user}
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -175,7 +186,7 @@ def tiktok_login_required(
 
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            user = _load_user()
+            user = _request_user()
             if not user.is_authenticated:
                 return login_required_response()
             if required:

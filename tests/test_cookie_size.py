@@ -10,8 +10,11 @@ import random
 import string
 from typing import Any
 
-from flask import session
+from flask import Flask, session
+from flask.sessions import SecureCookieSessionInterface, SessionInterface
 from helpers import (
+    CLIENT_KEY,
+    CLIENT_SECRET,
     PROFILE,
     TOKEN_URL,
     USER_INFO_URL,
@@ -26,7 +29,12 @@ from helpers import (
     who,
 )
 
-from flask_tiktok.cookie import MAX_COOKIE_SIZE, session_cookie_size
+from flask_tiktok import TikTok, current_tiktok_user
+from flask_tiktok.cookie import (
+    MAX_COOKIE_SIZE,
+    FittedCookieSessionInterface,
+    session_cookie_size,
+)
 
 
 def text(rnd: random.Random, n: int) -> str:
@@ -140,3 +148,105 @@ def test_nothing_empty_is_left_in_the_cookie_after_a_login(tiktok_mock: Any) -> 
     client.get(f"/tiktok/callback?code=c&scopes=user.info.basic&state={other_tab}")
     assert "_tiktok_flows" not in json.loads(cookie_payload(client))
     assert who(client) == "Hello Alice &lt;Creator&gt;"
+
+
+def test_the_apps_own_data_later_still_leaves_the_login_a_cookie(
+    tiktok_mock: Any,
+) -> None:
+    """The budget holds whoever changed the session: a later request of the
+    app's own that fills it drops the profile's largest field (read as
+    None), not the login (0.2 before this checked only in an after_request
+    hook, which marked every response ``Vary: Cookie``)."""
+    rnd = random.Random(11)
+    profile = dict(PROFILE, bio_description=text(rnd, 2000))
+    tiktok_mock.get(USER_INFO_URL, json=user_info_body(profile))
+    app = create_app()
+
+    @app.post("/cart")
+    def cart() -> str:
+        session["cart"] = text(rnd, 1800)
+        return "ok"
+
+    client = app.test_client()
+    log_in(client)
+    assert profile["bio_description"] in cookie_payload(client)
+    answer = client.post("/cart")
+    assert 0 < set_cookie_size(answer) <= MAX_COOKIE_SIZE
+    kept = json.loads(cookie_payload(client))
+    assert len(kept["cart"]) == 1800
+    assert profile["bio_description"] not in cookie_payload(client)
+    assert who(client) == "Hello Alice &lt;Creator&gt;"
+    assert client.get("/api/me").status_code == 200
+
+
+def test_a_page_that_never_reads_the_session_does_not_vary_by_cookie(
+    tiktok_mock: Any,
+) -> None:
+    """Shared caches may keep a public page: only a response that depends on
+    the session says ``Vary: Cookie``."""
+    app = create_app()
+
+    @app.get("/about")
+    def about() -> str:
+        return "about"
+
+    client = app.test_client()
+    log_in(client)
+    assert "Vary" not in client.get("/about").headers
+    assert client.get("/me").headers["Vary"] == "Cookie"
+    assert client.get("/").headers["Vary"] == "Cookie"
+
+
+def app_with_interface(interface: SessionInterface) -> Flask:
+    """An app whose session interface is set before the extension comes."""
+    app = Flask(__name__)
+    app.session_interface = interface
+    app.config.update(
+        SECRET_KEY="test-secret-key-0123456789",
+        TIKTOK_CLIENT_KEY=CLIENT_KEY,
+        TIKTOK_CLIENT_SECRET=CLIENT_SECRET,
+    )
+    TikTok(app)
+    app.add_url_rule("/", "home", lambda: str(current_tiktok_user.display_name))
+    return app
+
+
+def test_an_apps_own_cookie_interface_is_kept_and_fitted(tiktok_mock: Any) -> None:
+    """A subclass of Flask's cookie interface stays the app's; the budget
+    still holds (checked after each request)."""
+
+    class Salted(SecureCookieSessionInterface):
+        salt = "the-apps-own-salt"
+
+    app = app_with_interface(Salted())
+    assert type(app.session_interface) is Salted
+    rnd = random.Random(5)
+    profile = dict(PROFILE, bio_description=text(rnd, 2500))
+    tiktok_mock.get(USER_INFO_URL, json=user_info_body(profile))
+    client = app.test_client()
+    sizes = [set_cookie_size(log_in(client))]
+    for _ in range(2):
+        started = client.get("/tiktok/login?next=/" + text(rnd, 500))
+        sizes.append(set_cookie_size(started))
+    assert max(sizes) <= MAX_COOKIE_SIZE, sizes
+    assert client.get("/").get_data(as_text=True) == "Alice <Creator>"
+
+
+def test_flasks_own_cookie_interface_is_fitted_with_its_settings_kept() -> None:
+    """Flask's interface becomes the fitted one (what the app set on it
+    kept); a server-side session's interface is left alone."""
+    own = SecureCookieSessionInterface()
+    own.salt = "changed-by-the-app"
+    fitted = app_with_interface(own).session_interface
+    assert isinstance(fitted, FittedCookieSessionInterface)
+    assert fitted.salt == "changed-by-the-app"
+
+    class ServerSide(SessionInterface):
+        def open_session(self, app: Flask, request: Any) -> None:
+            return None
+
+        def save_session(self, app: Flask, session: Any, response: Any) -> None:
+            return None
+
+    server_side = ServerSide()
+    assert app_with_interface(server_side).session_interface is server_side

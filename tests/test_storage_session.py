@@ -92,9 +92,11 @@ def test_decoded_cookie_has_the_profile_by_position(
     client = app.test_client()
     log_in(client)
     record = json.loads(cookie_payload(client))["_tiktok"]
-    assert record["p"][0] == "open-id-alice"
-    assert "Alice <Creator>" in record["p"]
-    assert record["s"] == [0]  # user.info.basic
+    # One string (Flask's tag scan walks each value of a list in Python).
+    fields = json.loads(record["p"])
+    assert fields[0] == "open-id-alice"
+    assert "Alice <Creator>" in fields
+    assert record["s"] == 1  # bit 0: user.info.basic
 
 
 def test_a_profile_reads_back_as_stored_without_its_none_fields(app: Flask) -> None:
@@ -121,7 +123,9 @@ def test_a_profile_reads_back_as_stored_without_its_none_fields(app: Flask) -> N
     assert user is not None and user.scopes == scopes
     assert user.profile == {k: v for k, v in profile.items() if v is not None}
     assert record["x"] == {"a_field_tiktok_added": {"x": [1]}}
-    assert record["p"][-1] == 0 and None in record["p"]
+    fields = json.loads(record["p"])
+    assert fields[-1] == 0 and None in fields
+    # An unknown scope (or known ones out of order): a list, order kept.
     assert record["s"] == [3, "research.adlib.basic", 0]
 
 
@@ -136,6 +140,30 @@ def test_the_profile_positions_of_cookies_in_browsers_stay() -> None:
         *("profile_deep_link", "is_verified", "username", "follower_count"),
         *("following_count", "likes_count", "video_count"),
     )
+
+
+def test_what_a_request_reads_is_its_own_to_change(app: Flask) -> None:
+    """Decoding a cookie's profile is remembered across requests (the same
+    login sends the same strings): each request still gets its own copies,
+    so a change made in one is not seen by the next."""
+    with app.test_request_context():
+        from flask import session
+
+        storage = SessionStorage()
+        user = StoredUser("open-id-alice", ["user.info.basic"], {"display_name": "A"})
+        storage.set(user, OAuth2Tokens(token_body()))
+        record = dict(session["_tiktok"])
+    for _ in range(2):
+        with app.test_request_context():
+            from flask import session
+
+            session["_tiktok"] = dict(record)
+            read = storage.get_user()
+            assert read is not None
+            assert read.profile == {"open_id": "open-id-alice", "display_name": "A"}
+            assert read.scopes == ["user.info.basic"]
+            read.profile["display_name"] = "changed"
+            read.scopes.append("video.list")
 
 
 def test_secret_key_rotation_keeps_users_logged_in(tiktok_mock: Any) -> None:
@@ -158,6 +186,10 @@ def test_secret_key_rotation_keeps_users_logged_in(tiktok_mock: Any) -> None:
         {"u": "not a dict"},
         {"u": {"display_name": "no open_id"}},
         {"u": {"open_id": 42}},
+        {"p": "not json", "s": 1},
+        {"p": "{}", "s": 1},
+        {"p": "[42]", "s": 1},
+        {"p": "[null]", "s": 1},
     ],
 )
 def test_malformed_session_record_is_anonymous(app: Flask, record: Any) -> None:

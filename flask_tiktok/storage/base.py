@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class StoredUser:
     """What is known of a logged-in user without touching their tokens."""
 

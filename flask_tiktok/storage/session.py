@@ -1,11 +1,16 @@
 """The default storage: the login in Flask's session (a signed cookie).
 
 The profile and granted scopes are kept in clear (signed by Flask, cheap to
-read on every request): the profile's known fields as a list in the order of
-:data:`_PROFILE_FIELDS` (no field names in the cookie), any other field by
-name. The tokens are sealed (:mod:`flask_tiktok.storage.sealing`). A record
-as 0.1 kept it (the profile as an object) is still read, and written again as
-now.
+read on every request): the profile's known fields as one JSON list in the
+order of :data:`_PROFILE_FIELDS` (no field names in the cookie), any other
+field by name; the scopes as a number, one bit each. The tokens are sealed
+(:mod:`flask_tiktok.storage.sealing`). A record as 0.1 kept it (the profile as
+an object) is still read, and written again as now.
+
+The list is one string because Flask's session serializer walks every value
+of the cookie in Python on each request (its tag scan): fourteen fields cost
+fourteen steps, one string one. What a string decodes to is remembered, so a
+protected request decodes nothing it decoded before.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from functools import lru_cache
 from typing import Any
 
 from flask import has_request_context, session
+from flask.sessions import SessionMixin
 
+from ..context import request_session
 from ..fields import FIELDS_BY_SCOPE
 from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
@@ -43,21 +50,29 @@ class SessionStorage(BaseStorage):
     """
 
     def get_user(self) -> StoredUser | None:
-        record = session.get(_KEY) if has_request_context() else None
+        # Every protected request reads this: the session taken once.
+        cookie = request_session()
+        if cookie is None:
+            return None
+        record = cookie.get(_KEY)
         if not isinstance(record, dict):
             return None
-        profile = _profile(record)
-        if profile is None:
+        values, codes = record.get("p"), record.get("s", 0)
+        if isinstance(values, str) and isinstance(codes, int) and "x" not in record:
+            read = _read_packed(values, codes)
+        else:
+            read = _read(record)
+            if read is not None and _outdated(record):
+                cookie[_KEY] = _record(record, read[2], list(read[1]))
+        if read is None:
             return None
-        scopes = _scopes(record)
-        if "u" in record or isinstance(record.get("s"), str):
-            # Kept as 0.1 did: kept again as now.
-            session[_KEY] = _record(record, profile, scopes)
+        open_id, scopes, profile = read
         logged_in_at = record.get("a")
+        # Copies: what the cache keeps is never handed out.
         return StoredUser(
-            profile["open_id"],
-            scopes,
-            profile,
+            open_id,
+            list(scopes),
+            dict(profile),
             float(logged_in_at) if isinstance(logged_in_at, (int, float)) else None,
         )
 
@@ -99,10 +114,11 @@ class SessionStorage(BaseStorage):
         # still leave room for them within the cookie's budget.
         self.set(user, tokens)
 
-    def drop_largest_field(self) -> bool:
-        """Drop the largest field of the request's login's profile (it then
-        reads as ``None``) to make room in the cookie; whether there was one."""
-        record = session.get(_KEY) if has_request_context() else None
+    def drop_largest_field(self, data: SessionMixin) -> bool:
+        """Drop the largest field of the login's profile in ``data`` (the
+        session being saved; the field then reads as ``None``) to make room
+        in the cookie; whether there was one."""
+        record = data.get(_KEY)
         profile = _profile(record) if isinstance(record, dict) else None
         if not isinstance(record, dict) or profile is None:
             return False
@@ -110,7 +126,7 @@ class SessionStorage(BaseStorage):
         if largest is None:
             return False
         profile = {k: v for k, v in profile.items() if k != largest}
-        session[_KEY] = _record(record, profile, _scopes(record))
+        data[_KEY] = _record(record, profile, _scopes(record))
         return True
 
     def delete(self, open_id: str | None = None) -> None:
@@ -127,8 +143,9 @@ class SessionStorage(BaseStorage):
 #: (``test_storage_session.py`` pins it).
 _PROFILE_FIELDS = tuple(f for fields in FIELDS_BY_SCOPE.values() for f in fields)
 _POSITIONED = frozenset(_PROFILE_FIELDS)
-#: The scopes the record's ``"s"`` list holds as a number (their index);
-#: others by name. Append only, as :data:`_PROFILE_FIELDS`.
+#: The scopes the record's ``"s"`` holds as a number: bit ``i`` (or index
+#: ``i`` in a list) is ``_SCOPES[i]``; others by name. Append only, as
+#: :data:`_PROFILE_FIELDS`.
 _SCOPES = (
     "user.info.basic",
     "user.info.profile",
@@ -140,15 +157,52 @@ _SCOPES = (
 _SCOPE_CODES = {scope: i for i, scope in enumerate(_SCOPES)}
 
 
+#: A login as :func:`_read` gives it: open_id, scopes, profile.
+_Read = tuple[str, tuple[str, ...], dict[str, Any]]
+
+
+def _read(record: dict[str, Any]) -> _Read | None:
+    """The login ``record`` holds, however kept (``None`` without a string
+    ``open_id``)."""
+    profile = _profile(record)
+    if profile is None:
+        return None
+    return profile["open_id"], tuple(_scopes(record)), profile
+
+
+@lru_cache(maxsize=256)
+def _read_packed(values: str, codes: int) -> _Read | None:
+    """:func:`_read` for a record as kept now, remembered: keyed by the
+    cookie's own values, the same login's requests hit. Shared: copy what
+    it gives before handing it out."""
+    profile = _profile({"p": values, "s": codes})
+    if profile is None:
+        return None
+    return profile["open_id"], _scopes_of_bits(codes), profile
+
+
+def _outdated(record: dict[str, Any]) -> bool:
+    """Whether ``record`` is kept as an earlier version did (0.1: ``"u"``
+    and a scope string; before 0.2: the fields and scopes as lists)."""
+    return not isinstance(record.get("p"), str) or isinstance(record.get("s"), str)
+
+
 def _profile(record: dict[str, Any]) -> dict[str, Any] | None:
     """The profile ``record`` holds (``None`` without a string ``open_id``):
-    its ``"p"`` list and ``"x"`` fields, or its ``"u"`` object (0.1)."""
+    its ``"p"`` list (as a JSON string or a list) and ``"x"`` fields, or its
+    ``"u"`` object (0.1)."""
     values = record.get("p")
+    if isinstance(values, str):
+        try:
+            values = json.loads(values)
+        except ValueError:
+            return None
     profile: Any
     if isinstance(values, list):
         # Not strict: the trailing None fields are not in the list.
-        pairs = zip(_PROFILE_FIELDS, values, strict=False)
-        profile = {name: v for name, v in pairs if v is not None}
+        profile = dict(zip(_PROFILE_FIELDS, values, strict=False))
+        if None in values:
+            profile = {name: v for name, v in profile.items() if v is not None}
         extras = record.get("x")
         if isinstance(extras, dict):
             profile = extras | profile
@@ -160,14 +214,22 @@ def _profile(record: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _scopes(record: dict[str, Any]) -> list[str]:
-    """The scopes ``record`` holds: its ``"s"`` list, or string (0.1)."""
+    """The scopes ``record`` holds: its ``"s"`` bits or list (known scopes
+    as their index, others by name), or string (0.1)."""
     codes = record.get("s", ())
     if isinstance(codes, str):
         return split_list(codes)
+    if isinstance(codes, int):
+        return list(_scopes_of_bits(codes))
     try:
         return list(_decoded_scopes(tuple(codes)))
     except TypeError:  # not a list, or one holding a list or an object
         return []
+
+
+@lru_cache(maxsize=64)
+def _scopes_of_bits(bits: int) -> tuple[str, ...]:
+    return tuple(scope for i, scope in enumerate(_SCOPES) if bits >> i & 1)
 
 
 @lru_cache(maxsize=64)
@@ -180,20 +242,32 @@ def _decoded_scopes(codes: tuple[Any, ...]) -> tuple[str, ...]:
     )
 
 
+def _scope_codes(scopes: list[str]) -> int | list[int | str]:
+    """``scopes`` as the record keeps them: one bit each when every scope is
+    known and in their order (the order is kept either way), else a list of
+    indexes and names."""
+    codes = [_SCOPE_CODES.get(scope, scope) for scope in scopes]
+    known = [c for c in codes if isinstance(c, int)]
+    if len(known) == len(codes) and known == sorted(set(known)):
+        return sum(1 << c for c in known)
+    return codes
+
+
 def _record(
     record: dict[str, Any], profile: dict[str, Any], scopes: list[str]
 ) -> dict[str, Any]:
     """``record`` holding ``profile`` and ``scopes``: the profile's known
-    fields by position (a missing or ``None`` field is ``None``, none at the
-    end), the others by name; each known scope as its index. Nothing empty is
-    kept: a ``None`` field reads as ``None`` either way, no scope as none."""
+    fields by position in one JSON string (a missing or ``None`` field is
+    ``None``, none at the end), the others by name; the scopes by
+    :func:`_scope_codes`. Nothing empty is kept: a ``None`` field reads as
+    ``None`` either way, no scope as none."""
     values = [profile.get(name) for name in _PROFILE_FIELDS]
     while values and values[-1] is None:
         values.pop()
     kept = {k: v for k, v in record.items() if k not in ("u", "p", "x", "s")}
-    kept["p"] = values
+    kept["p"] = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
     if scopes:
-        kept["s"] = [_SCOPE_CODES.get(scope, scope) for scope in scopes]
+        kept["s"] = _scope_codes(scopes)
     extras = {
         k: v for k, v in profile.items() if k not in _POSITIONED and v is not None
     }

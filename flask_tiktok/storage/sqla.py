@@ -59,6 +59,7 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+from ..context import request_session
 from ..expiring import ExpiringRecord
 from ..tokens import OAuth2Tokens
 from ..wire import join_list, split_list
@@ -1207,9 +1208,11 @@ def _table(model: Any, required: frozenset[str], name: str) -> Table:
 
 
 def _browser_reference() -> tuple[str, str] | None:
-    if not has_request_context():
+    # Every protected request reads this: the session taken once.
+    cookie = request_session()
+    if cookie is None:
         return None
-    value = session.get(_KEY)
+    value = cookie.get(_KEY)
     if (
         isinstance(value, list | tuple)
         and len(value) == 2
