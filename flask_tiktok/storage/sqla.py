@@ -803,12 +803,16 @@ class SQLAlchemyStorage(BaseStorage):
         lock = held.get(open_id) if held else None
         if lock is not None:
             return lock.db.execute(statement, {"oid": open_id}).first()
-        with _outage():
+        try:  # _outage(), without a context manager's cost on every request
             binding = self._binding()
             if binding.driver_reads is not None and not _instrumented(binding.writer):
                 return binding.driver_read(statement).first({"oid": open_id})
             with self._connection(read=True) as db:
                 return db.execute(statement, {"oid": open_id}).first()
+        except SQLAlchemyError as exc:
+            if (down := _unavailable(exc)) is None:
+                raise
+            raise down from exc
 
     @contextmanager
     def _transaction(self, open_id: str | None = None) -> Iterator[_DB]:
@@ -949,19 +953,25 @@ class _DriverRead:
                 dialect=dialect,
             ) from exc
         dbapi = cast(Any, raw.dbapi_connection)
+        # In autocommit for the read alone, as it was lent (the drivers'
+        # flag: SQLAlchemy's isolation-level reset costs a round trip on
+        # pg8000, and work on the others).
+        lent_in_transaction = self._autocommit and not dbapi.autocommit
         invalidated = False
         try:
-            if self._autocommit:
-                dialect.set_isolation_level(dbapi, "AUTOCOMMIT")
-            cursor = raw.cursor()
-            try:
-                cursor.execute(self._sql, params)
-                found = cursor.fetchone()
-            finally:
-                cursor.close()
+            if lent_in_transaction:
+                dbapi.autocommit = True
+            # One cursor per driver connection, kept with it (SQLAlchemy
+            # drops ``info`` with the connection): made once, not per read.
+            cursor = raw.info.get(_CURSOR)
+            if cursor is None:
+                cursor = raw.info[_CURSOR] = raw.cursor()
+            cursor.execute(self._sql, params)
+            found = cursor.fetchone()
             if not self._autocommit:
                 dbapi.commit()  # SQLite: what an INSERT began (a read began none)
         except dialect.loaded_dbapi.Error as exc:
+            raw.info.pop(_CURSOR, None)
             invalidated = dialect.is_disconnect(exc, dbapi, None)
             if invalidated:
                 raw.invalidate(exc)
@@ -974,8 +984,8 @@ class _DriverRead:
                 dialect=dialect,
             ) from exc
         finally:
-            if self._autocommit and not invalidated:
-                dialect.reset_isolation_level(dbapi)
+            if lent_in_transaction and not invalidated:
+                dbapi.autocommit = False
             raw.close()
         if found is None:
             return None
@@ -985,6 +995,10 @@ class _DriverRead:
                 for p, v in zip(self._processors, found, strict=True)
             )
         )
+
+
+#: The key of a driver connection's cursor in its pool record's ``info``.
+_CURSOR = "flask_tiktok.cursor"
 
 
 def _instrumented(engine: Engine | None) -> bool:
@@ -1142,14 +1156,22 @@ def _outage() -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        lost = isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
-            isinstance(exc, DBAPIError) and exc.connection_invalidated
-        )
-        if not lost:
+        if (down := _unavailable(exc)) is None:
             raise
-        # The driver's exception type only: its text may name hosts and users.
-        kind = type(getattr(exc, "orig", None) or exc).__name__
-        raise StorageUnavailable(f"the database is unavailable ({kind})") from exc
+        raise down from exc
+
+
+def _unavailable(exc: SQLAlchemyError) -> StorageUnavailable | None:
+    """:exc:`StorageUnavailable` for ``exc`` when it is a lost connection;
+    ``None`` for a failing query (raised as it is)."""
+    lost = isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if not lost:
+        return None
+    # The driver's exception type only: its text may name hosts and users.
+    kind = type(getattr(exc, "orig", None) or exc).__name__
+    return StorageUnavailable(f"the database is unavailable ({kind})")
 
 
 def _again_if_raced(write: Callable[[], T]) -> T:
