@@ -210,6 +210,63 @@ def test_unobserved_reads_go_through_the_driver_and_leave_the_pool_as_found(
             assert dbapi.in_transaction is False
 
 
+def test_a_driver_read_keeps_one_cursor_per_connection_and_drops_it_with_it(
+    app: Flask, storage: SQLAlchemyStorage, engine: Engine, db: Database
+) -> None:
+    """Reads reuse the cursor kept with their pooled connection; a connection
+    lost under a read is an outage, and the next read, on a new connection,
+    makes a new cursor (the dead one is never used again)."""
+    store(app, storage, expired())
+    with app.app_context():
+        assert storage.get_tokens(ALICE) is not None
+        with engine.connect() as connection:
+            kept = connection.connection.info.get("flask_tiktok.cursor")
+            first_dbapi = connection.connection.dbapi_connection
+        assert kept is not None
+        assert storage.get_tokens(ALICE) is not None
+        with engine.connect() as connection:
+            assert connection.connection.info.get("flask_tiktok.cursor") is kept
+    if not engine.url.get_backend_name().startswith("postgresql"):
+        return
+    with engine.connect() as connection:
+        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    admin = db.engine()
+    with admin.connect() as other:
+        other.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+    admin.dispose()
+    with app.app_context():
+        with pytest.raises(StorageUnavailable):
+            storage.get_tokens(ALICE)
+        tokens = storage.get_tokens(ALICE)
+    assert tokens is not None and tokens.access_token == "act.alice-1"
+    with engine.connect() as connection:
+        again = connection.connection.info.get("flask_tiktok.cursor")
+        assert connection.connection.dbapi_connection is not first_dbapi
+    assert again is not None and again is not kept
+
+
+def test_a_driver_read_on_an_autocommit_engine_leaves_it_in_autocommit(
+    db: Database, tiktok_mock: Any
+) -> None:
+    """An engine whose connections are in autocommit (the app's choice) gets
+    them back so: the read only turns autocommit on, then off, for
+    connections lent inside a transaction."""
+    if db.schema is None:
+        pytest.skip("PostgreSQL's autocommit flag")
+    engine = db.engine(isolation_level="AUTOCOMMIT")
+    try:
+        storage = SQLAlchemyStorage(engine)
+        storage.create_all()
+        app = create_app(storage=storage)
+        client = app.test_client()
+        log_in(client)
+        assert client.get("/me").status_code == 200
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection.autocommit is True
+    finally:
+        engine.dispose()
+
+
 def test_a_driver_read_raises_sqlalchemy_errors(
     app: Flask, storage: SQLAlchemyStorage, engine: Engine
 ) -> None:
