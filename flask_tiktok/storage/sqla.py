@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hmac
 import itertools
+import json
 import secrets
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol, TypeVar, cast
 from weakref import WeakKeyDictionary
 
@@ -41,6 +43,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import (
     DBAPIError,
@@ -302,7 +305,7 @@ class SQLAlchemyStorage(BaseStorage):
         return StoredUser(
             open_id,
             split_list(row.scopes),
-            dict(row.profile or {}),
+            dict(_profile_of(row.profile)),  # a copy: the decoding is shared
             logged_in_at=_epoch(row.logged_in_at),
         )
 
@@ -1025,7 +1028,11 @@ class _Statements:
         by_id = t.c.open_id == bindparam("oid", type_=t.c.open_id.type)
         #: The protected request's read.
         self.user = select(
-            t.c.scopes, t.c.profile, t.c.login_id, t.c.logged_in_at
+            t.c.scopes,
+            # As its text: decoded by _profile_of(), once per distinct value.
+            sql_cast(t.c.profile, Text).label("profile"),
+            t.c.login_id,
+            t.c.logged_in_at,
         ).where(by_id, t.c.sealed_tokens.is_not(None))
         #: ``tiktok.api``'s and ``api_for``'s read.
         self.tokens = select(t.c.sealed_tokens, t.c.scopes).where(by_id)
@@ -1266,6 +1273,14 @@ def _aware(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
+
+
+@lru_cache(maxsize=256)
+def _profile_of(text: str | None) -> dict[str, Any]:
+    """The profile column's JSON text decoded; remembered, as a login's row
+    is read on each of its requests (the same text). Shared: copy it."""
+    profile = json.loads(text) if text else None
+    return profile if isinstance(profile, dict) else {}
 
 
 def _epoch(value: datetime | None) -> float | None:
