@@ -10,6 +10,7 @@ keys read nothing of each other's.
 from __future__ import annotations
 
 import json
+import random
 import time
 from typing import Any
 
@@ -258,6 +259,30 @@ def test_what_is_sealed_opens_as_it_was(body: dict[str, Any]) -> None:
     assert opened.tokens.issued_at == 1764596000
     assert opened.tokens.scopes == ["user.info.basic"]
     assert plaintext(text)[:1] == b"\x01"  # type: ignore[index]
+
+
+def test_a_token_is_packed_six_bits_a_character_low_bits_first() -> None:
+    """The packed format, written out the plain way: character ``i``'s index
+    in the 64-character alphabet at bits ``6i`` of a little-endian number
+    (the packer moves the bits with masks; tokens already sealed in cookies
+    and rows depend on this layout)."""
+    from flask_tiktok.storage.sealing import _ALPHABET, _pack_text, _unpack_text
+
+    rnd = random.Random(3)
+    for size in [*range(70), 71, 72, 80, 255, 256, 1000]:
+        token = "".join(rnd.choice(_ALPHABET) for _ in range(size))
+        n = sum(_ALPHABET.index(c) << 6 * i for i, c in enumerate(token))
+        body = n.to_bytes((size * 6 + 7) // 8, "little")
+        header = size << 1 | 1
+        varint = bytes([header]) if header < 128 else None
+        packed = _pack_text(token)
+        if varint is not None:
+            assert packed == varint + body, size
+        assert packed.endswith(body)
+        assert _unpack_text(packed + b"next", 0) == (token, len(packed))
+    for other in ["act.ü", "a b", "tab\tx"]:  # not all of the alphabet: UTF-8
+        assert _pack_text(other).endswith(other.encode("utf-8"))
+        assert _unpack_text(_pack_text(other), 0)[0] == other
 
 
 def test_a_cookie_as_0_1_kept_it_is_read_then_kept_packed(tiktok_mock: Any) -> None:
