@@ -3,6 +3,7 @@ refresh under a database lock, offline access, the CLI, webhook deliveries."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -60,6 +61,7 @@ from sqlalchemy.orm import (
     mapped_column,
     sessionmaker,
 )
+from sqlalchemy.pool import StaticPool
 
 from flask_tiktok import (
     current_tiktok_user,
@@ -281,6 +283,78 @@ def test_a_driver_read_raises_sqlalchemy_errors(
     if isinstance(error, StorageUnavailable):
         error = error.__cause__
     assert isinstance(error, DBAPIError)
+    # The connection went back as it was lent, without the failed cursor.
+    with engine.connect() as connection:
+        assert "flask_tiktok.cursor" not in connection.connection.info
+        dbapi: Any = connection.connection.dbapi_connection
+        if hasattr(dbapi, "info"):  # psycopg
+            assert dbapi.autocommit is False
+            assert dbapi.info.transaction_status.name == "IDLE"
+
+
+def test_threads_sharing_one_connection_each_read_their_own_user() -> None:
+    """``StaticPool`` (Flask-SQLAlchemy's for an in-memory SQLite) lends one
+    connection to every thread at once: no cursor is kept there, so threads
+    reading at the same time neither fail nor see each other's rows (a kept
+    cursor crashed the interpreter or gave "Recursive use of cursors")."""
+    engine = create_engine(
+        "sqlite://",
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False},
+    )
+    try:
+        storage = SQLAlchemyStorage(engine)
+        storage.create_all()
+        app = create_app(storage=storage)
+        ids = [f"open-id-{n}" for n in range(8)]
+        with app.test_request_context():
+            for open_id in ids:
+                tokens = OAuth2Tokens(
+                    token_body(open_id=open_id, access_token=f"act.{open_id}")
+                )
+                storage.set(StoredUser(open_id, ["user.info.basic"]), tokens)
+
+        def read(open_id: str) -> list[str]:
+            seen = []
+            with app.app_context():
+                for _ in range(50):
+                    tokens = storage.get_tokens(open_id)
+                    seen.append(tokens.access_token if tokens else "none")
+            return seen
+
+        with ThreadPoolExecutor(8) as pool:
+            results = dict(zip(ids, pool.map(read, ids), strict=True))
+        for open_id, seen in results.items():
+            assert seen == [f"act.{open_id}"] * 50
+    finally:
+        engine.dispose()
+
+
+def test_a_profile_column_the_app_decodes_itself_is_read_through_it(
+    db: Database, tiktok_mock: Any
+) -> None:
+    """An engine with its own ``json_deserializer`` reads the profile through
+    it (the storage decodes the column's text itself only for plain JSON)."""
+
+    def deserialize(text: str) -> Any:
+        value = json.loads(text)
+        return value | {"seen_by": "the app"} if isinstance(value, dict) else value
+
+    engine = db.engine(json_deserializer=deserialize)
+    try:
+        storage = SQLAlchemyStorage(engine)
+        storage.create_all()
+        app = create_app(storage=storage)
+        store(app, storage, expired())
+        client = app.test_client()
+        log_in(client)
+        with app.test_request_context(
+            headers={"Cookie": f"session={client.get_cookie('session').value}"}  # type: ignore[union-attr]
+        ):
+            user = storage.get_user()
+        assert user is not None and user.profile["seen_by"] == "the app"
+    finally:
+        engine.dispose()
 
 
 def test_tokens_are_bound_to_the_open_id_and_the_secret_key(

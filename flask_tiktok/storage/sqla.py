@@ -9,6 +9,7 @@ this module.
 
 from __future__ import annotations
 
+import copy
 import hmac
 import itertools
 import json
@@ -61,6 +62,7 @@ from sqlalchemy.orm import (
     scoped_session,
     sessionmaker,
 )
+from sqlalchemy.pool import StaticPool
 
 from ..context import request_session
 from ..expiring import ExpiringRecord
@@ -293,7 +295,7 @@ class SQLAlchemyStorage(BaseStorage):
         open_id, login_id = reference
         row = self._users.get(open_id) if self.user_cache_seconds > 0 else None
         if row is None:
-            row = self._read(self._sql.user, open_id)
+            row = self._read(self._binding().user_read, open_id)
             if row is not None and self.user_cache_seconds > 0:
                 self._users.put(open_id, row, self.user_cache_seconds)
         if row is None or not hmac.compare_digest(
@@ -305,7 +307,7 @@ class SQLAlchemyStorage(BaseStorage):
         return StoredUser(
             open_id,
             split_list(row.scopes),
-            dict(_profile_of(row.profile)),  # a copy: the decoding is shared
+            _profile_of(row.profile),
             logged_in_at=_epoch(row.logged_in_at),
         )
 
@@ -774,7 +776,7 @@ class SQLAlchemyStorage(BaseStorage):
         if binding is None:
             with self._factory() as db:
                 bind = db.get_bind(clause=self._sql.user)
-            binding = self._bindings[app] = _Binding.of(bind)
+            binding = self._bindings[app] = _Binding.of(bind, self._sql)
         return binding
 
     @contextmanager
@@ -876,16 +878,31 @@ class _Binding(NamedTuple):
     #: The hot reads sent through the driver, by statement (on PostgreSQL
     #: and SQLite, bound to an engine); None where they are not.
     driver_reads: dict[int, _DriverRead] | None
+    #: The protected request's read: the profile as JSON text where that is
+    #: plain JSON the storage decodes itself, else as the column's type reads.
+    user_read: Any
 
     @classmethod
-    def of(cls, bind: Engine | Connection) -> _Binding:
+    def of(cls, bind: Engine | Connection, sql: _Statements) -> _Binding:
         name = bind.dialect.name
+        dialect: Any = bind.dialect
+        as_text = (
+            name in _DRIVER_READS
+            and sql.profile_is_plain_json
+            and getattr(dialect, "_json_deserializer", None) is None
+        )
+        user_read = sql.user_as_text if as_text else sql.user
         if not isinstance(bind, Engine):
-            return cls(None, None, None, name, None)
+            return cls(None, None, None, name, None, user_read)
         autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
         reads: dict[int, _DriverRead] | None = {} if name in _DRIVER_READS else None
         return cls(
-            bind, bind if name == "sqlite" else autocommit, autocommit, name, reads
+            bind,
+            bind if name == "sqlite" else autocommit,
+            autocommit,
+            name,
+            reads,
+            user_read,
         )
 
     def driver_read(self, statement: Any) -> _DriverRead:
@@ -938,6 +955,7 @@ class _DriverRead:
         ]
         self._row = namedtuple("_row", [c.key for c in columns])  # type: ignore[misc]
         self._autocommit = _DRIVER_READS[dialect.name]
+        self._keep_cursor = not isinstance(engine.pool, StaticPool)
 
     def first(self, values: dict[str, Any]) -> Any:
         """The first row for the parameters ``values``, or None."""
@@ -956,25 +974,28 @@ class _DriverRead:
                 dialect=dialect,
             ) from exc
         dbapi = cast(Any, raw.dbapi_connection)
-        # In autocommit for the read alone, as it was lent (the drivers'
-        # flag: SQLAlchemy's isolation-level reset costs a round trip on
-        # pg8000, and work on the others).
-        lent_in_transaction = self._autocommit and not dbapi.autocommit
-        invalidated = False
+        lent_in_transaction = invalidated = False
         try:
+            # In autocommit for the read alone, as it was lent (the drivers'
+            # flag: SQLAlchemy's isolation-level reset costs a round trip on
+            # pg8000, and work on the others).
+            lent_in_transaction = self._autocommit and not dbapi.autocommit
             if lent_in_transaction:
                 dbapi.autocommit = True
-            # One cursor per driver connection, kept with it (SQLAlchemy
-            # drops ``info`` with the connection): made once, not per read.
-            cursor = raw.info.get(_CURSOR)
-            if cursor is None:
-                cursor = raw.info[_CURSOR] = raw.cursor()
-            cursor.execute(self._sql, params)
-            found = cursor.fetchone()
+            cursor = self._kept_cursor(raw) if self._keep_cursor else raw.cursor()
+            try:
+                cursor.execute(self._sql, params)
+                found = cursor.fetchone()
+            finally:
+                if not self._keep_cursor:
+                    cursor.close()
             if not self._autocommit:
                 dbapi.commit()  # SQLite: what an INSERT began (a read began none)
-        except dialect.loaded_dbapi.Error as exc:
+        except BaseException as exc:
+            # A cursor an error (or an interrupt) left is not used again.
             raw.info.pop(_CURSOR, None)
+            if not isinstance(exc, dialect.loaded_dbapi.Error):
+                raise
             invalidated = dialect.is_disconnect(exc, dbapi, None)
             if invalidated:
                 raw.invalidate(exc)
@@ -987,9 +1008,11 @@ class _DriverRead:
                 dialect=dialect,
             ) from exc
         finally:
-            if lent_in_transaction and not invalidated:
-                dbapi.autocommit = False
-            raw.close()
+            try:
+                if lent_in_transaction and not invalidated:
+                    dbapi.autocommit = False
+            finally:
+                raw.close()
         if found is None:
             return None
         return self._row(
@@ -998,6 +1021,17 @@ class _DriverRead:
                 for p, v in zip(self._processors, found, strict=True)
             )
         )
+
+    def _kept_cursor(self, raw: Any) -> Any:
+        """The cursor kept with the lent connection ``raw`` (SQLAlchemy drops
+        ``info`` with the connection): made once, not per read. Not where a
+        pool lends one connection to several threads at once
+        (``StaticPool``, as Flask-SQLAlchemy uses for an in-memory SQLite):
+        there each read makes its own."""
+        cursor = raw.info.get(_CURSOR)
+        if cursor is None:
+            cursor = raw.info[_CURSOR] = raw.cursor()
+        return cursor
 
 
 #: The key of a driver connection's cursor in its pool record's ``info``.
@@ -1018,6 +1052,8 @@ def _instrumented(engine: Engine | None) -> bool:
 
 
 _UPSERTING = (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+#: Column types whose value is JSON text on the server, decoded as is.
+_PLAIN_JSON = (JSON, postgresql.JSON, postgresql.JSONB, sqlite.JSON)
 
 
 class _Statements:
@@ -1027,13 +1063,15 @@ class _Statements:
     def __init__(self, t: Table, d: Table) -> None:
         by_id = t.c.open_id == bindparam("oid", type_=t.c.open_id.type)
         #: The protected request's read.
-        self.user = select(
-            t.c.scopes,
-            # As its text: decoded by _profile_of(), once per distinct value.
-            sql_cast(t.c.profile, Text).label("profile"),
-            t.c.login_id,
-            t.c.logged_in_at,
-        ).where(by_id, t.c.sealed_tokens.is_not(None))
+        user = (t.c.scopes, t.c.login_id, t.c.logged_in_at)
+        logged_in = by_id, t.c.sealed_tokens.is_not(None)
+        self.user = select(*user, t.c.profile).where(*logged_in)
+        #: The same, the profile as its JSON text (decoded by _profile_of(),
+        #: once per distinct text) where the column is plain JSON.
+        self.user_as_text = select(
+            *user, sql_cast(t.c.profile, Text).label("profile")
+        ).where(*logged_in)
+        self.profile_is_plain_json = type(t.c.profile.type) in _PLAIN_JSON
         #: ``tiktok.api``'s and ``api_for``'s read.
         self.tokens = select(t.c.sealed_tokens, t.c.scopes).where(by_id)
         self.tokens_for_update = self.tokens.with_for_update()
@@ -1275,12 +1313,27 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
+def _profile_of(value: str | dict[str, Any] | None) -> dict[str, Any]:
+    """The profile column's value as a new dict: the JSON text decoded (once
+    per distinct text, remembered: a login's row is read on each of its
+    requests), or the object the column's type read."""
+    if isinstance(value, str):
+        profile, plain = _decoded_profile(value)
+        return dict(profile) if plain else copy.deepcopy(profile)
+    return dict(value) if isinstance(value, dict) else {}
+
+
 @lru_cache(maxsize=256)
-def _profile_of(text: str | None) -> dict[str, Any]:
-    """The profile column's JSON text decoded; remembered, as a login's row
-    is read on each of its requests (the same text). Shared: copy it."""
-    profile = json.loads(text) if text else None
-    return profile if isinstance(profile, dict) else {}
+def _decoded_profile(text: str) -> tuple[dict[str, Any], bool]:
+    # Shared by every request that reads the same text: _profile_of copies
+    # it (deeply when a field holds a list or an object).
+    try:
+        profile = json.loads(text)
+    except (ValueError, RecursionError):
+        profile = None
+    if not isinstance(profile, dict):
+        return {}, True
+    return profile, not any(isinstance(v, dict | list) for v in profile.values())
 
 
 def _epoch(value: datetime | None) -> float | None:
