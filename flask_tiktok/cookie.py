@@ -14,10 +14,13 @@ which :func:`fit_cookie_sessions` gives an app that has Flask's own), so a
 response whose view never read the session gets no ``Vary: Cookie``: an
 ``after_request`` hook cannot ask whether the session changed without Flask
 taking the session as read. An app with its own cookie interface (a subclass)
-keeps it, fitted by an ``after_request`` hook instead.
+keeps it, fitted by an ``after_request`` hook instead; one set after
+``TikTok(app)`` is fitted from the app's first request on.
 """
 
 from __future__ import annotations
+
+import threading
 
 from flask import Flask, current_app, session
 from flask import Response as FlaskResponse
@@ -87,16 +90,41 @@ def fit_cookie_sessions(app: Flask) -> None:
     """Fit ``app``'s session cookies from now on: Flask's own interface is
     replaced by :class:`FittedCookieSessionInterface` (its settings kept), a
     subclass of it gets :func:`fit_session_cookie` after each request, and a
-    server-side session (its cookie only an id) needs nothing."""
+    server-side session (its cookie only an id) needs nothing. An interface
+    the app sets later is seen at its first request, and fitted the same
+    way (a hook that then takes itself off)."""
+    _fit_interface(app)
+    lock = threading.Lock()
+
+    def fit_an_interface_set_later() -> None:
+        with lock:
+            hooks = app.before_request_funcs
+            if fit_an_interface_set_later not in hooks.get(None, []):
+                return  # another thread's first request did it
+            # A new list: Flask is iterating the current one for this request.
+            hooks[None] = [
+                f for f in hooks[None] if f is not fit_an_interface_set_later
+            ]
+            _fit_interface(app)
+
+    app.before_request(fit_an_interface_set_later)
+
+
+def _fit_interface(app: Flask) -> None:
     interface = app.session_interface
     if type(interface) is SecureCookieSessionInterface:
         fitted = FittedCookieSessionInterface()
         vars(fitted).update(vars(interface))
         app.session_interface = fitted
-    elif isinstance(interface, SecureCookieSessionInterface) and not isinstance(
-        interface, FittedCookieSessionInterface
+        return
+    hooks = app.after_request_funcs.setdefault(None, [])
+    if (
+        isinstance(interface, SecureCookieSessionInterface)
+        and not isinstance(interface, FittedCookieSessionInterface)
+        and fit_session_cookie not in hooks
     ):
-        app.after_request(fit_session_cookie)
+        # Not app.after_request(): that refuses once requests have begun.
+        hooks.append(fit_session_cookie)
 
 
 def fit_session_cookie(response: Response) -> Response:

@@ -142,6 +142,21 @@ def test_the_profile_positions_of_cookies_in_browsers_stay() -> None:
     )
 
 
+@pytest.mark.parametrize("codes", [-1, True, 2**80 - 1 << 6, [99, -1]])
+def test_scope_codes_no_version_wrote_grant_nothing_unknown(
+    app: Flask, codes: Any
+) -> None:
+    """Scopes come from the signed cookie, but a value no version writes
+    (negative, a bool, bits past the known scopes) grants nothing more."""
+    with app.test_request_context():
+        from flask import session
+
+        session["_tiktok"] = {"p": '["open-id-alice"]', "s": codes}
+        user = SessionStorage().get_user()
+    assert user is not None and user.open_id == "open-id-alice"
+    assert user.scopes == []
+
+
 def test_what_a_request_reads_is_its_own_to_change(app: Flask) -> None:
     """Decoding a cookie's profile is remembered across requests (the same
     login sends the same strings): each request still gets its own copies,
@@ -190,6 +205,7 @@ def test_secret_key_rotation_keeps_users_logged_in(tiktok_mock: Any) -> None:
         {"p": "{}", "s": 1},
         {"p": "[42]", "s": 1},
         {"p": "[null]", "s": 1},
+        {"p": "[" * 100_000, "s": 1},
     ],
 )
 def test_malformed_session_record_is_anonymous(app: Flask, record: Any) -> None:

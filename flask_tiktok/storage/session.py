@@ -58,7 +58,7 @@ class SessionStorage(BaseStorage):
         if not isinstance(record, dict):
             return None
         values, codes = record.get("p"), record.get("s", 0)
-        if isinstance(values, str) and isinstance(codes, int) and "x" not in record:
+        if isinstance(values, str) and type(codes) is int and "x" not in record:
             read = _read_packed(values, codes)
         else:
             read = _read(record)
@@ -195,7 +195,7 @@ def _profile(record: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(values, str):
         try:
             values = json.loads(values)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     profile: Any
     if isinstance(values, list):
@@ -219,7 +219,7 @@ def _scopes(record: dict[str, Any]) -> list[str]:
     codes = record.get("s", ())
     if isinstance(codes, str):
         return split_list(codes)
-    if isinstance(codes, int):
+    if type(codes) is int:  # not a bool
         return list(_scopes_of_bits(codes))
     try:
         return list(_decoded_scopes(tuple(codes)))
@@ -229,6 +229,8 @@ def _scopes(record: dict[str, Any]) -> list[str]:
 
 @lru_cache(maxsize=64)
 def _scopes_of_bits(bits: int) -> tuple[str, ...]:
+    if bits < 0:  # not written by _scope_codes(): no scope
+        return ()
     return tuple(scope for i, scope in enumerate(_SCOPES) if bits >> i & 1)
 
 
