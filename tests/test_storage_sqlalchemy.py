@@ -247,14 +247,13 @@ def test_a_driver_read_keeps_one_cursor_per_connection_and_drops_it_with_it(
     assert again is not None and again is not kept
 
 
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_a_driver_read_on_an_autocommit_engine_leaves_it_in_autocommit(
     db: Database, tiktok_mock: Any
 ) -> None:
     """An engine whose connections are in autocommit (the app's choice) gets
     them back so: the read only turns autocommit on, then off, for
-    connections lent inside a transaction."""
-    if db.schema is None:
-        pytest.skip("PostgreSQL's autocommit flag")
+    connections lent inside a transaction (PostgreSQL's driver flag)."""
     engine = db.engine(isolation_level="AUTOCOMMIT")
     try:
         storage = SQLAlchemyStorage(engine)
