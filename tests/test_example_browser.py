@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 import pytest
 from example_support import (
+    LiveSite,
     clean_environment,
     docs_screenshot,
     example_app,
@@ -21,31 +22,21 @@ from example_support import (
     serve,
 )
 
-from flask_tiktok.sandbox import Sandbox
-
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Request
 
 ALICE = "sandbox-open-id-alice"
 
 
-class Site(NamedTuple):
-    """The example app being served, and the sandbox it uses."""
-
-    url: str
-    sandbox_url: str
-    sandbox: Sandbox
-
-
 @pytest.fixture
-def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveSite]:
     """The example served on loopback, wired to its own sandbox."""
     clean_environment(monkeypatch)
     with (
         example_app({"SECRET_KEY": "browser-test-secret-key"}) as app,
         serve(app) as url,
     ):
-        yield Site(url, app.config["SANDBOX_URL"], example_sandbox(app))
+        yield LiveSite(url, app.config["SANDBOX_URL"], example_sandbox(app))
 
 
 def _images_loaded(page: Page, selector: str) -> list[int]:
@@ -59,7 +50,7 @@ def _images_loaded(page: Page, selector: str) -> list[int]:
     return widths
 
 
-def test_log_in_see_profile_and_videos_then_log_out(page: Page, site: Site) -> None:
+def test_log_in_see_profile_and_videos_then_log_out(page: Page, site: LiveSite) -> None:
     url = site.url
     page.goto(f"{url}/")
     assert page.locator("#sandbox-banner").is_visible()
@@ -97,7 +88,7 @@ def test_log_in_see_profile_and_videos_then_log_out(page: Page, site: Site) -> N
 
 
 def test_cancel_on_the_consent_page_comes_back_with_a_message(
-    page: Page, site: Site, tmp_path: Path
+    page: Page, site: LiveSite, tmp_path: Path
 ) -> None:
     page.goto(f"{site.url}/")
     page.get_by_role("link", name="Log in with TikTok").first.click()
@@ -113,7 +104,7 @@ def test_cancel_on_the_consent_page_comes_back_with_a_message(
 
 
 def test_unticking_video_list_says_so_once_then_try_again_grants_it(
-    page: Page, site: Site, tmp_path: Path
+    page: Page, site: LiveSite, tmp_path: Path
 ) -> None:
     url, authorize_url = site.url, f"{site.sandbox_url}/v2/auth/authorize/"
     asked: list[str] = []  # every GET of the consent URL, redirects included

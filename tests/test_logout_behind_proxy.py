@@ -9,29 +9,25 @@ works; a cross-site one is still refused.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import pytest
-from example_support import clean_environment, example_app, example_sandbox, serve
+from example_support import (
+    LiveSite,
+    clean_environment,
+    example_app,
+    example_sandbox,
+    serve,
+)
 from flask import Flask
 from proxy_support import forward_to, reverse_proxy
-
-from flask_tiktok.sandbox import Sandbox
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 
-class Site(NamedTuple):
-    """The example behind the proxy, and the sandbox it uses."""
-
-    url: str
-    sandbox_url: str
-    sandbox: Sandbox
-
-
 @pytest.fixture
-def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveSite]:
     """The example served on loopback, reached through the proxy."""
     clean_environment(monkeypatch)
     with reverse_proxy() as (url, proxy):
@@ -41,10 +37,10 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
         }
         with example_app(config) as app, serve(app) as app_url:
             forward_to(proxy, app_url)
-            yield Site(url, app.config["SANDBOX_URL"], example_sandbox(app))
+            yield LiveSite(url, app.config["SANDBOX_URL"], example_sandbox(app))
 
 
-def log_in(page: Page, site: Site) -> None:
+def log_in(page: Page, site: LiveSite) -> None:
     page.goto(f"{site.url}/")
     page.get_by_role("link", name="Log in with TikTok").first.click()
     page.wait_for_url(f"{site.sandbox_url}/v2/auth/authorize/**")
@@ -53,7 +49,7 @@ def log_in(page: Page, site: Site) -> None:
 
 
 def test_a_same_origin_logout_through_the_proxy_logs_out(
-    page: Page, site: Site
+    page: Page, site: LiveSite
 ) -> None:
     log_in(page, site)
     with page.expect_response(f"{site.url}/tiktok/logout") as posted:
@@ -66,7 +62,7 @@ def test_a_same_origin_logout_through_the_proxy_logs_out(
 
 
 def test_a_cross_site_logout_through_the_proxy_is_refused(
-    page: Page, site: Site
+    page: Page, site: LiveSite
 ) -> None:
     log_in(page, site)
     evil = Flask("evil")
