@@ -295,7 +295,8 @@ class SQLAlchemyStorage(BaseStorage):
         open_id, login_id = reference
         row = self._users.get(open_id) if self.user_cache_seconds > 0 else None
         if row is None:
-            row = self._read(self._binding().user_read, open_id)
+            binding = self._binding()
+            row = self._read(binding.user_read, open_id, binding)
             if row is not None and self.user_cache_seconds > 0:
                 self._users.put(open_id, row, self.user_cache_seconds)
         if row is None or not hmac.compare_digest(
@@ -801,15 +802,18 @@ class SQLAlchemyStorage(BaseStorage):
             with engine.connect() if engine is not None else self._transaction() as db:
                 yield db
 
-    def _read(self, statement: Any, open_id: str) -> Any:
+    def _read(
+        self, statement: Any, open_id: str, binding: _Binding | None = None
+    ) -> Any:
         """One row of ``statement`` for ``open_id``: one round trip, or
-        through the refresh lock's transaction while this thread holds it."""
+        through the refresh lock's transaction while this thread holds it
+        (``binding``: :meth:`_binding`'s, when the caller has it already)."""
         held = self._held.get()
         lock = held.get(open_id) if held else None
         if lock is not None:
             return lock.db.execute(statement, {"oid": open_id}).first()
         try:  # _outage(), without a context manager's cost on every request
-            binding = self._binding()
+            binding = binding or self._binding()
             if binding.driver_reads is not None and not _instrumented(binding.writer):
                 return binding.driver_read(statement).first({"oid": open_id})
             with self._connection(read=True) as db:
