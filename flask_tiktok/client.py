@@ -42,6 +42,7 @@ from .transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     ENCODINGS,
     TikTokHTTPAdapter,
+    _Environment,
     bounded,
     read_capped,
 )
@@ -104,7 +105,8 @@ class _TikTokOAuth2Session(OAuth2Session):  # type: ignore[misc]
     Authlib keeps the last token on the session (``self.token``); a client
     shared by many users' requests must not, or one thread could read back
     another's token. Requests go through ``transport`` when one is given, so
-    its adapters (retries, proxies, test doubles) apply. Every request has an
+    its adapters (retries, proxies, test doubles) apply; otherwise the
+    environment's proxies do, read once per origin. Every request has an
     overall deadline and its answer a size cap (:mod:`flask_tiktok.transport`),
     and redirects are not followed (TikTok's APIs send none).
     """
@@ -124,6 +126,21 @@ class _TikTokOAuth2Session(OAuth2Session):  # type: ignore[misc]
         self.mount("https://", TikTokHTTPAdapter())
         self.mount("http://", TikTokHTTPAdapter())
         self.headers["Accept-Encoding"] = ENCODINGS
+        # The environment's proxies and CA bundle still apply, read once per
+        # origin (merge_environment_settings); this also keeps ~/.netrc out.
+        self.trust_env = False
+        self._environment = _Environment()
+
+    def merge_environment_settings(
+        self,
+        url: str,
+        proxies: dict[str, str] | None,
+        stream: bool | None,
+        verify: Any,
+        cert: Any,
+    ) -> dict[str, Any]:
+        proxies, verify = self._environment.merge(url, proxies, verify)
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)  # type: ignore[no-any-return]
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> Any:
         stream = kwargs.get("stream", False)

@@ -15,7 +15,9 @@ which :class:`~flask_tiktok.TikTokClient` mounts on its own session. A
 ``requests.Session`` of the application's (proxies, retries) keeps the
 deadline for the whole call when its adapters are ``TikTokHTTPAdapter`` (it
 takes ``HTTPAdapter``'s arguments); with other adapters the deadline covers
-the answer's body only.
+the answer's body only. The client's own session takes the environment's
+proxies and CA bundle as ``requests`` does, read once per origin
+(``_Environment``).
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError
@@ -238,6 +242,55 @@ class TikTokHTTPAdapter(HTTPAdapter):
         if manager.pool_classes_by_scheme == _PLAIN_POOLS:
             manager.pool_classes_by_scheme = _POOLS
         return manager
+
+
+class _Environment:
+    """What ``requests`` takes from the environment for a URL, read once per
+    origin: the proxies (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``...) and
+    the CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``).
+
+    ``requests`` reads them again for every request, which costs more than
+    the rest of preparing one (about 90 us: every ``os.environ`` entry is
+    decoded, twice). An environment is read when the process starts; as with
+    httpx, whose client reads it once, a change made to ``os.environ`` later
+    reaches the clients made after it. ``~/.netrc`` is not read at all:
+    TikTok takes tokens and client secrets, and ``requests`` would replace
+    the ``Authorization: Bearer`` header with a netrc password for the host.
+    """
+
+    #: Origins remembered (TikTok's API and upload hosts are a handful).
+    SIZE = 64
+
+    def __init__(self) -> None:
+        #: (scheme, host and port, no_proxy) -> (proxies, CA bundle or None)
+        self._origins: dict[tuple[str, str, Any], tuple[dict[str, str], Any]] = {}
+
+    def merge(
+        self, url: str, proxies: dict[str, str] | None, verify: Any
+    ) -> tuple[dict[str, str], Any]:
+        """``proxies`` completed by the environment's for ``url``, and
+        ``verify`` (``True``/``None``: the environment's CA bundle if it
+        names one), as ``Session.merge_environment_settings`` does."""
+        merged = dict(proxies or {})
+        no_proxy = merged.get("no_proxy")
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, no_proxy)
+        found = self._origins.get(key)
+        if found is None:
+            if len(self._origins) >= self.SIZE:
+                self._origins.clear()
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+                "CURL_CA_BUNDLE"
+            )
+            found = self._origins[key] = (
+                get_environ_proxies(url, no_proxy=no_proxy),
+                bundle,
+            )
+        for scheme, proxy in found[0].items():
+            merged.setdefault(scheme, proxy)
+        if verify is True or verify is None:
+            verify = found[1] or verify
+        return merged, verify
 
 
 @contextmanager

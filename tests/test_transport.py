@@ -1,4 +1,5 @@
-"""Every call to TikTok has an overall deadline and its answer a size cap.
+"""Every call to TikTok has an overall deadline and its answer a size cap,
+and goes through the proxy the environment (or the app's session) names.
 
 Against a loopback "TikTok" that drips or bombs (tests/hostile_upstream.py);
 wall time and memory are bounded in a process of their own, with generous
@@ -122,6 +123,72 @@ def test_an_apps_session_decides_the_proxy() -> None:
     assert REQUEST_LINES[-1] == (
         b"GET http://api.example.invalid/v2/user/info/?fields=open_id HTTP/1.1"
     )
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy variables but the test's own."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def test_the_environments_proxy_is_used(environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("HTTP_PROXY", serve("ok").removesuffix("/v2/"))
+    client = client_for("http://api.example.invalid/v2/")
+    assert client.get_user_info("act.1", ["open_id"]) == {"open_id": "open-id-alice"}
+    assert REQUEST_LINES[-1] == (
+        b"GET http://api.example.invalid/v2/user/info/?fields=open_id HTTP/1.1"
+    )
+
+
+def test_no_proxy_goes_direct(environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nobody listens
+    environ.setenv("NO_PROXY", "127.0.0.1")
+    client = client_for(serve("ok"))
+    assert client.get_user_info("act.1", ["open_id"]) == {"open_id": "open-id-alice"}
+    assert REQUEST_LINES[-1] == b"GET /v2/user/info/?fields=open_id HTTP/1.1"
+
+
+def test_the_environment_is_read_once_per_client(environ: pytest.MonkeyPatch) -> None:
+    # As documented (deployment.rst): requests would read it on every call.
+    url = serve("ok", "ok")
+    client = client_for(url)
+    client.get_user_info("act.1", ["open_id"])
+    environ.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    assert client.get_user_info("act.1", ["open_id"]) == {"open_id": "open-id-alice"}
+    with pytest.raises(TikTokFetchError):  # a client made now sees the change
+        client_for(url).get_user_info("act.1", ["open_id"])
+
+
+def test_the_environments_ca_bundle_is_used(
+    environ: pytest.MonkeyPatch, tiktok_mock: Any, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    environ.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    client_for("https://open.tiktokapis.com/v2/").get_user_info("act.1", ["open_id"])
+    assert tiktok_mock.last_request.verify == str(bundle)
+
+
+def test_a_netrc_entry_never_replaces_the_token(
+    environ: pytest.MonkeyPatch, tiktok_mock: Any, tmp_path: Path
+) -> None:
+    # requests puts a ~/.netrc password for the host in Authorization, over
+    # the Bearer token: TikTok would get the password, and answer 401.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine open.tiktokapis.com login bob password hunter2\n")
+    netrc.chmod(0o600)
+    environ.setenv("NETRC", str(netrc))
+    client = client_for("https://open.tiktokapis.com/v2/")
+    client.get_user_info("act.1", ["open_id"])
+    assert tiktok_mock.last_request.headers["Authorization"] == "Bearer act.1"
+    client.refresh_access_token("rft.1")
+    assert "Authorization" not in tiktok_mock.last_request.headers
+    assert "hunter2" not in (tiktok_mock.last_request.text or "")
 
 
 def test_the_deadline_holds_in_a_forked_worker() -> None:
