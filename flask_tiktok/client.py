@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from authlib.common.urls import add_params_to_qs
 from authlib.integrations.requests_client import OAuth2Session
+from requests.sessions import merge_setting as _untyped_merge_setting
 
 from .errors import (
     TikTokError,
@@ -99,6 +100,15 @@ def _client_key_post(
     return uri, headers, body
 
 
+#: requests' own merge of a request's setting with the session's (untyped).
+_merge_setting: Callable[[Any, Any], Any] = _untyped_merge_setting
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Credentials that add nothing: requests then looks in no ~/.netrc."""
+    return request
+
+
 class _TikTokOAuth2Session(OAuth2Session):  # type: ignore[misc]
     """Authlib's session, stateless between calls so threads can share it.
 
@@ -126,10 +136,14 @@ class _TikTokOAuth2Session(OAuth2Session):  # type: ignore[misc]
         self.mount("https://", TikTokHTTPAdapter())
         self.mount("http://", TikTokHTTPAdapter())
         self.headers["Accept-Encoding"] = ENCODINGS
-        # The environment's proxies and CA bundle still apply, read once per
-        # origin (merge_environment_settings); this also keeps ~/.netrc out.
-        self.trust_env = False
         self._environment = _Environment()
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        # No ~/.netrc: requests would put a netrc password for TikTok's host
+        # in Authorization, over the Bearer token (or on an upload's PUT).
+        if request.auth is None and self.auth is None:
+            request.auth = _no_auth
+        return super().prepare_request(request)  # type: ignore[no-any-return]
 
     def merge_environment_settings(
         self,
@@ -139,8 +153,15 @@ class _TikTokOAuth2Session(OAuth2Session):  # type: ignore[misc]
         verify: Any,
         cert: Any,
     ) -> dict[str, Any]:
-        proxies, verify = self._environment.merge(url, proxies, verify)
-        return super().merge_environment_settings(url, proxies, stream, verify, cert)  # type: ignore[no-any-return]
+        """``requests``' merge, the environment read once per origin."""
+        if self.trust_env:
+            proxies, verify = self._environment.merge(url, proxies, verify)
+        return {
+            "proxies": _merge_setting(proxies, self.proxies),
+            "stream": _merge_setting(stream, self.stream),
+            "verify": _merge_setting(verify, self.verify),
+            "cert": _merge_setting(cert, self.cert),
+        }
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> Any:
         stream = kwargs.get("stream", False)

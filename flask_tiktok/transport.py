@@ -246,16 +246,15 @@ class TikTokHTTPAdapter(HTTPAdapter):
 
 class _Environment:
     """What ``requests`` takes from the environment for a URL, read once per
-    origin: the proxies (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``...) and
-    the CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``).
+    origin: the proxies (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``...; the
+    system's settings on macOS and Windows) and the CA bundle
+    (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``).
 
     ``requests`` reads them again for every request, which costs more than
     the rest of preparing one (about 90 us: every ``os.environ`` entry is
-    decoded, twice). An environment is read when the process starts; as with
+    decoded, twice). An environment is set when the process starts; as with
     httpx, whose client reads it once, a change made to ``os.environ`` later
-    reaches the clients made after it. ``~/.netrc`` is not read at all:
-    TikTok takes tokens and client secrets, and ``requests`` would replace
-    the ``Authorization: Bearer`` header with a netrc password for the host.
+    reaches the clients made after it.
     """
 
     #: Origins remembered (TikTok's API and upload hosts are a handful).
@@ -264,6 +263,9 @@ class _Environment:
     def __init__(self) -> None:
         #: (scheme, host and port, no_proxy) -> (proxies, CA bundle or None)
         self._origins: dict[tuple[str, str, Any], tuple[dict[str, str], Any]] = {}
+        # requests puts a no_proxy given with a call in os.environ while it
+        # reads: one read at a time, so that none is remembered from another's.
+        self._reading = threading.Lock()
 
     def merge(
         self, url: str, proxies: dict[str, str] | None, verify: Any
@@ -277,15 +279,16 @@ class _Environment:
         key = (parts.scheme, parts.netloc, no_proxy)
         found = self._origins.get(key)
         if found is None:
-            if len(self._origins) >= self.SIZE:
-                self._origins.clear()
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
-                "CURL_CA_BUNDLE"
-            )
-            found = self._origins[key] = (
-                get_environ_proxies(url, no_proxy=no_proxy),
-                bundle,
-            )
+            with self._reading:
+                if len(self._origins) >= self.SIZE:
+                    self._origins.clear()
+                bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+                    "CURL_CA_BUNDLE"
+                )
+                found = self._origins[key] = (
+                    get_environ_proxies(url, no_proxy=no_proxy),
+                    bundle,
+                )
         for scheme, proxy in found[0].items():
             merged.setdefault(scheme, proxy)
         if verify is True or verify is None:

@@ -126,14 +126,17 @@ def test_an_apps_session_decides_the_proxy() -> None:
 
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+API = "https://open.tiktokapis.com/v2/"
 
 
 @pytest.fixture
 def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No proxy variables but the test's own."""
+    """No proxy or CA bundle variables but the test's own."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
 
@@ -170,8 +173,47 @@ def test_the_environments_ca_bundle_is_used(
 ) -> None:
     bundle = tmp_path / "ca.pem"
     environ.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    client_for("https://open.tiktokapis.com/v2/").get_user_info("act.1", ["open_id"])
+    client_for(API).get_user_info("act.1", ["open_id"])
     assert tiktok_mock.last_request.verify == str(bundle)
+
+
+def test_a_calls_own_proxy_and_verify_win_over_the_environment(
+    environ: pytest.MonkeyPatch, tiktok_mock: Any, tmp_path: Path
+) -> None:
+    environ.setenv("HTTPS_PROXY", "http://from-the-environment:3128")
+    environ.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    client = client_for(API)
+    client.send("GET", "user/info/", "act.1")  # the environment, remembered
+    assert tiktok_mock.last_request.proxies["https"] == (
+        "http://from-the-environment:3128"
+    )
+    mine = {"https": "http://mine:3128"}
+    client.send("GET", "user/info/", "act.1", proxies=mine, verify=False)
+    assert tiktok_mock.last_request.proxies["https"] == "http://mine:3128"
+    assert tiktok_mock.last_request.verify is False
+
+
+def test_a_no_proxy_given_with_a_call_counts(
+    environ: pytest.MonkeyPatch, tiktok_mock: Any
+) -> None:
+    environ.setenv("HTTPS_PROXY", "http://from-the-environment:3128")
+    client = client_for(API)
+    client.send("GET", "user/info/", "act.1", proxies={"no_proxy": "tiktokapis.com"})
+    assert "https" not in tiktok_mock.last_request.proxies
+    client.send("GET", "user/info/", "act.1", proxies={"no_proxy": "other.example"})
+    assert "https" in tiktok_mock.last_request.proxies
+
+
+def test_trust_env_off_leaves_the_environment_out(
+    environ: pytest.MonkeyPatch, tiktok_mock: Any, tmp_path: Path
+) -> None:
+    environ.setenv("HTTPS_PROXY", "http://from-the-environment:3128")
+    environ.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    client = client_for(API)
+    client.http.trust_env = False  # requests' own switch still works
+    client.get_user_info("act.1", ["open_id"])
+    assert "https" not in tiktok_mock.last_request.proxies
+    assert tiktok_mock.last_request.verify is True
 
 
 def test_a_netrc_entry_never_replaces_the_token(
@@ -180,15 +222,20 @@ def test_a_netrc_entry_never_replaces_the_token(
     # requests puts a ~/.netrc password for the host in Authorization, over
     # the Bearer token: TikTok would get the password, and answer 401.
     netrc = tmp_path / "netrc"
-    netrc.write_text("machine open.tiktokapis.com login bob password hunter2\n")
+    netrc.write_text(
+        "machine open.tiktokapis.com login bob password hunter2\n"
+        "machine open-upload.tiktokapis.com login bob password hunter2\n"
+    )
     netrc.chmod(0o600)
     environ.setenv("NETRC", str(netrc))
-    client = client_for("https://open.tiktokapis.com/v2/")
+    client = client_for(API)
     client.get_user_info("act.1", ["open_id"])
     assert tiktok_mock.last_request.headers["Authorization"] == "Bearer act.1"
-    client.refresh_access_token("rft.1")
+    # Nor is it sent where no token goes (an upload's signed URL).
+    upload_url = "https://open-upload.tiktokapis.com/upload/?upload_id=1"
+    tiktok_mock.put(upload_url, status_code=201)
+    client.http.put(upload_url, data=b"chunk", withhold_token=True)
     assert "Authorization" not in tiktok_mock.last_request.headers
-    assert "hunter2" not in (tiktok_mock.last_request.text or "")
 
 
 def test_the_deadline_holds_in_a_forked_worker() -> None:
