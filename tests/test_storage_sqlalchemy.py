@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -53,7 +54,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+)
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -74,6 +80,7 @@ from flask_tiktok.sqla import (
 )
 from flask_tiktok.storage import StorageUnavailable, StoredUser
 from flask_tiktok.storage.sealing import seal_tokens
+from flask_tiktok.storage.sqla import _restore_transactions
 from flask_tiktok.tokens import OAuth2Tokens
 
 
@@ -248,12 +255,77 @@ def test_a_driver_read_keeps_one_cursor_per_connection_and_drops_it_with_it(
 
 
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_reads_leave_autocommit_on_and_the_apps_checkout_gets_its_transactions(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads switch a pooled connection to autocommit once and leave it so
+    (the next read needs no switch); anyone else's checkout gets it back in
+    transaction mode: what the app writes and rolls back there is gone."""
+    import psycopg
+
+    switches: list[bool] = []
+    flag = psycopg.Connection.autocommit
+
+    def counted(connection: Any, value: bool) -> None:
+        switches.append(value)
+        flag.fset(connection, value)
+
+    monkeypatch.setattr(psycopg.Connection, "autocommit", property(flag.fget, counted))
+    engine = db.engine(pool_size=1, max_overflow=0)  # one connection for all
+    try:
+        storage = SQLAlchemyStorage(engine)
+        storage.create_all()
+        app = create_app(storage=storage)
+        store(app, storage, expired())
+        with app.app_context():
+            switches.clear()
+            assert storage.get_tokens(ALICE) is not None
+            assert storage.get_tokens(ALICE) is not None
+        assert switches == [True]
+        with engine.connect() as connection:
+            dbapi: Any = connection.connection.dbapi_connection
+            assert dbapi.autocommit is False
+            connection.execute(text("CREATE TEMPORARY TABLE scratch (n int)"))
+            connection.execute(text("INSERT INTO scratch VALUES (1)"))
+            connection.rollback()
+            assert (
+                connection.execute(text("SELECT to_regclass('scratch')")).scalar()
+                is None
+            )
+        assert switches == [True, False]
+        with app.app_context():  # the storage's own transactions too
+            storage.set_tokens(ALICE, expired())
+            assert storage.get_tokens(ALICE) is not None
+        assert switches == [True, False, True]
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_that_cannot_leave_autocommit_is_replaced() -> None:
+    """If switching a read's connection back fails at someone's checkout, the
+    pool is told to discard it (SQLAlchemy then lends a new one)."""
+
+    class Broken:
+        @property
+        def autocommit(self) -> bool:
+            return True
+
+        @autocommit.setter
+        def autocommit(self, value: bool) -> None:
+            raise RuntimeError("connection is closed")
+
+    record = SimpleNamespace(info={"flask_tiktok.autocommit": True})
+    with pytest.raises(DisconnectionError):
+        _restore_transactions(Broken(), record, None)
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_a_driver_read_on_an_autocommit_engine_leaves_it_in_autocommit(
     db: Database, tiktok_mock: Any
 ) -> None:
     """An engine whose connections are in autocommit (the app's choice) gets
-    them back so: the read only turns autocommit on, then off, for
-    connections lent inside a transaction (PostgreSQL's driver flag)."""
+    them back so: reads switch only connections lent inside a transaction
+    (PostgreSQL's driver flag)."""
     engine = db.engine(isolation_level="AUTOCOMMIT")
     try:
         storage = SQLAlchemyStorage(engine)

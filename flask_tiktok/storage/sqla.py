@@ -48,6 +48,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import (
     DBAPIError,
+    DisconnectionError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -960,32 +961,28 @@ class _DriverRead:
         self._row = namedtuple("_row", [c.key for c in columns])  # type: ignore[misc]
         self._autocommit = _DRIVER_READS[dialect.name]
         self._keep_cursor = not isinstance(engine.pool, StaticPool)
+        if self._autocommit and not event.contains(
+            engine, "checkout", _restore_transactions
+        ):
+            event.listen(engine, "checkout", _restore_transactions)
 
     def first(self, values: dict[str, Any]) -> Any:
         """The first row for the parameters ``values``, or None."""
         dialect = self._engine.dialect
         bound = [(n, values[n] if p is None else p(values[n])) for n, p in self._binds]
         params: Any = tuple(v for _, v in bound) if self._positional else dict(bound)
-        try:
-            raw = self._engine.raw_connection()
-        except dialect.loaded_dbapi.Error as exc:  # could not connect
-            raise DBAPIError.instance(
-                None,
-                None,
-                exc,
-                dialect.loaded_dbapi.Error,
-                connection_invalidated=True,
-                dialect=dialect,
-            ) from exc
+        raw = self._lend()
         dbapi = cast(Any, raw.dbapi_connection)
-        lent_in_transaction = invalidated = False
         try:
-            # In autocommit for the read alone, as it was lent (the drivers'
-            # flag: SQLAlchemy's isolation-level reset costs a round trip on
-            # pg8000, and work on the others).
-            lent_in_transaction = self._autocommit and not dbapi.autocommit
-            if lent_in_transaction:
+            if self._autocommit and not dbapi.autocommit:
+                # Autocommit for reads (the driver's flag: SQLAlchemy's
+                # isolation-level switch costs a round trip on pg8000, and
+                # work on the others), left on while the connection is
+                # pooled so that the next read needs no switch: anyone
+                # else's checkout gets it back as it was lent
+                # (_restore_transactions).
                 dbapi.autocommit = True
+                raw.info[_AUTOCOMMIT] = True
             cursor = self._kept_cursor(raw) if self._keep_cursor else raw.cursor()
             try:
                 cursor.execute(self._sql, params)
@@ -1012,11 +1009,7 @@ class _DriverRead:
                 dialect=dialect,
             ) from exc
         finally:
-            try:
-                if lent_in_transaction and not invalidated:
-                    dbapi.autocommit = False
-            finally:
-                raw.close()
+            raw.close()
         if found is None:
             return None
         return self._row(
@@ -1025,6 +1018,25 @@ class _DriverRead:
                 for p, v in zip(self._processors, found, strict=True)
             )
         )
+
+    def _lend(self) -> Any:
+        """A connection from the engine's pool, lent as a read's (which
+        :func:`_restore_transactions` leaves in autocommit)."""
+        dialect = self._engine.dialect
+        reading = _READING.set(True)
+        try:
+            return self._engine.raw_connection()
+        except dialect.loaded_dbapi.Error as exc:  # could not connect
+            raise DBAPIError.instance(
+                None,
+                None,
+                exc,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=True,
+                dialect=dialect,
+            ) from exc
+        finally:
+            _READING.reset(reading)
 
     def _kept_cursor(self, raw: Any) -> Any:
         """The cursor kept with the lent connection ``raw`` (SQLAlchemy drops
@@ -1040,6 +1052,24 @@ class _DriverRead:
 
 #: The key of a driver connection's cursor in its pool record's ``info``.
 _CURSOR = "flask_tiktok.cursor"
+#: Set in a pool record's ``info`` while a read has its connection in
+#: autocommit (the app lent it in transaction mode).
+_AUTOCOMMIT = "flask_tiktok.autocommit"
+#: Whether this thread is checking a connection out for a driver read.
+_READING: ContextVar[bool] = ContextVar("flask_tiktok_reading", default=False)
+
+
+def _restore_transactions(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """The engine's ``checkout`` event (PostgreSQL): a connection a read left
+    in autocommit goes to anyone else (the app, the storage's transactions)
+    in the transaction mode it was lent in, or, if that cannot be done, is
+    replaced by a new one."""
+    if record.info.get(_AUTOCOMMIT) and not _READING.get():
+        del record.info[_AUTOCOMMIT]
+        try:
+            dbapi_connection.autocommit = False
+        except Exception as exc:  # a broken connection: the pool replaces it
+            raise DisconnectionError(str(exc)) from exc
 
 
 def _instrumented(engine: Engine | None) -> bool:
