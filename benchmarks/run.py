@@ -2,7 +2,7 @@
 
 Run from a clone (``pip install -e ".[bench]"`` first)::
 
-    python -m benchmarks [--rounds 7] [--postgres URL --server-log FILE]
+    python -m benchmarks [--rounds 15] [--postgres URL --server-log FILE]
         [--out DIR] [--burst-workers 128] [--smoke]
 
 Rows, each in interleaved rounds (the order rotated every round; medians,
@@ -58,8 +58,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--requests", type=int, default=300, help="per round, rows 1-3")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--requests", type=int, default=1000, help="per round, rows 1-3"
+    )
     parser.add_argument("--events", type=int, default=300, help="per round, row 4")
     parser.add_argument("--duplicates", type=int, default=1000)
     parser.add_argument("--accounts", type=int, default=1000, help="row 5")
