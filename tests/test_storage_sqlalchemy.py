@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -43,6 +42,7 @@ from helpers import (
 from sqla_support import Database
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     ForeignKey,
     MetaData,
@@ -54,12 +54,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import (
-    DBAPIError,
-    DisconnectionError,
-    IntegrityError,
-    OperationalError,
-)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -67,7 +62,7 @@ from sqlalchemy.orm import (
     mapped_column,
     sessionmaker,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from flask_tiktok import (
     current_tiktok_user,
@@ -80,7 +75,6 @@ from flask_tiktok.sqla import (
 )
 from flask_tiktok.storage import StorageUnavailable, StoredUser
 from flask_tiktok.storage.sealing import seal_tokens
-from flask_tiktok.storage.sqla import _restore_transactions
 from flask_tiktok.tokens import OAuth2Tokens
 
 
@@ -254,13 +248,22 @@ def test_a_driver_read_keeps_one_cursor_per_connection_and_drops_it_with_it(
     assert again is not None and again is not kept
 
 
+def _rolled_back(connection: Connection) -> bool:
+    """Whether what ``connection`` writes and rolls back is gone (it was in
+    a transaction, not in autocommit)."""
+    connection.execute(text("CREATE TEMPORARY TABLE scratch (n int)"))
+    connection.rollback()
+    gone = connection.execute(text("SELECT to_regclass('scratch')")).scalar()
+    return gone is None
+
+
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_reads_leave_autocommit_on_and_the_apps_checkout_gets_its_transactions(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Reads switch a pooled connection to autocommit once and leave it so
     (the next read needs no switch); anyone else's checkout gets it back in
-    transaction mode: what the app writes and rolls back there is gone."""
+    transaction mode, the app's own checkout listeners included."""
     import psycopg
 
     switches: list[bool] = []
@@ -272,6 +275,10 @@ def test_reads_leave_autocommit_on_and_the_apps_checkout_gets_its_transactions(
 
     monkeypatch.setattr(psycopg.Connection, "autocommit", property(flag.fget, counted))
     engine = db.engine(pool_size=1, max_overflow=0)  # one connection for all
+    seen_by_the_app: list[bool] = []
+    event.listen(
+        engine, "checkout", lambda dbapi, *_: seen_by_the_app.append(dbapi.autocommit)
+    )
     try:
         storage = SQLAlchemyStorage(engine)
         storage.create_all()
@@ -282,41 +289,70 @@ def test_reads_leave_autocommit_on_and_the_apps_checkout_gets_its_transactions(
             assert storage.get_tokens(ALICE) is not None
             assert storage.get_tokens(ALICE) is not None
         assert switches == [True]
+        seen_by_the_app.clear()
         with engine.connect() as connection:
-            dbapi: Any = connection.connection.dbapi_connection
-            assert dbapi.autocommit is False
-            connection.execute(text("CREATE TEMPORARY TABLE scratch (n int)"))
-            connection.execute(text("INSERT INTO scratch VALUES (1)"))
-            connection.rollback()
-            assert (
-                connection.execute(text("SELECT to_regclass('scratch')")).scalar()
-                is None
-            )
+            assert connection.connection.dbapi_connection.autocommit is False
+            assert _rolled_back(connection)
+        assert seen_by_the_app == [False]
         assert switches == [True, False]
         with app.app_context():  # the storage's own transactions too
+            assert storage.get_tokens(ALICE) is not None
             storage.set_tokens(ALICE, expired())
             assert storage.get_tokens(ALICE) is not None
-        assert switches == [True, False, True]
+        assert switches == [True, False, True, False, True]
     finally:
         engine.dispose()
 
 
-def test_a_connection_that_cannot_leave_autocommit_is_replaced() -> None:
-    """If switching a read's connection back fails at someone's checkout, the
-    pool is told to discard it (SQLAlchemy then lends a new one)."""
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("pool", [StaticPool, SingletonThreadPool])
+def test_where_holders_share_a_connection_a_read_gives_it_back_as_lent(
+    db: Database, pool: type
+) -> None:
+    """StaticPool and SingletonThreadPool lend one connection to several
+    holders at once: a read in the middle of the app's use of it switches it
+    back at once, so the app's next transaction is one."""
+    engine = db.engine(poolclass=pool)
+    try:
+        storage = SQLAlchemyStorage(engine)
+        storage.create_all()
+        app = create_app(storage=storage)
+        store(app, storage, expired())
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            connection.commit()
+            with app.app_context():
+                assert storage.get_tokens(ALICE) is not None
+            assert connection.connection.dbapi_connection.autocommit is False
+            assert _rolled_back(connection)
+    finally:
+        engine.dispose()
 
-    class Broken:
-        @property
-        def autocommit(self) -> bool:
-            return True
 
-        @autocommit.setter
-        def autocommit(self, value: bool) -> None:
-            raise RuntimeError("connection is closed")
-
-    record = SimpleNamespace(info={"flask_tiktok.autocommit": True})
-    with pytest.raises(DisconnectionError):
-        _restore_transactions(Broken(), record, None)
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_a_connection_that_cannot_leave_autocommit_is_replaced(db: Database) -> None:
+    """A read's connection that can no longer be switched back (closed while
+    pooled) is discarded at the next checkout: SQLAlchemy lends a new one."""
+    engine = db.engine(pool_size=1, max_overflow=0)
+    returned: list[Any] = []
+    event.listen(engine, "checkin", lambda dbapi, record: returned.append(dbapi))
+    try:
+        storage = SQLAlchemyStorage(engine)
+        storage.create_all()
+        app = create_app(storage=storage)
+        store(app, storage, expired())
+        with app.app_context():
+            assert storage.get_tokens(ALICE) is not None
+        read_on = returned[-1]
+        assert read_on.autocommit is True
+        read_on.close()
+        with engine.connect() as connection:
+            dbapi = connection.connection.dbapi_connection
+            assert dbapi is not read_on
+            assert dbapi.autocommit is False
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)

@@ -63,7 +63,7 @@ from sqlalchemy.orm import (
     scoped_session,
     sessionmaker,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, QueuePool, StaticPool
 
 from ..context import request_session
 from ..expiring import ExpiringRecord
@@ -961,10 +961,18 @@ class _DriverRead:
         self._row = namedtuple("_row", [c.key for c in columns])  # type: ignore[misc]
         self._autocommit = _DRIVER_READS[dialect.name]
         self._keep_cursor = not isinstance(engine.pool, StaticPool)
-        if self._autocommit and not event.contains(
+        # Autocommit left on between reads only where each checkout has its
+        # connection to itself and runs the checkout event (StaticPool and
+        # SingletonThreadPool lend one connection to holders at once).
+        self._leave_on = self._autocommit and isinstance(
+            engine.pool, QueuePool | NullPool
+        )
+        if self._leave_on and not event.contains(
             engine, "checkout", _restore_transactions
         ):
-            event.listen(engine, "checkout", _restore_transactions)
+            # First among the engine's checkout listeners: the app's own see
+            # the connection as it was lent.
+            event.listen(engine, "checkout", _restore_transactions, insert=True)
 
     def first(self, values: dict[str, Any]) -> Any:
         """The first row for the parameters ``values``, or None."""
@@ -973,16 +981,20 @@ class _DriverRead:
         params: Any = tuple(v for _, v in bound) if self._positional else dict(bound)
         raw = self._lend()
         dbapi = cast(Any, raw.dbapi_connection)
+        switched = invalidated = False
         try:
             if self._autocommit and not dbapi.autocommit:
                 # Autocommit for reads (the driver's flag: SQLAlchemy's
                 # isolation-level switch costs a round trip on pg8000, and
-                # work on the others), left on while the connection is
-                # pooled so that the next read needs no switch: anyone
-                # else's checkout gets it back as it was lent
-                # (_restore_transactions).
+                # work on the others). Left on while the connection is
+                # pooled, so that the next read needs no switch (anyone
+                # else's checkout gets it back as it was lent:
+                # _restore_transactions); else switched back below.
                 dbapi.autocommit = True
-                raw.info[_AUTOCOMMIT] = True
+                if self._leave_on:
+                    raw.info[_AUTOCOMMIT] = True
+                else:
+                    switched = True
             cursor = self._kept_cursor(raw) if self._keep_cursor else raw.cursor()
             try:
                 cursor.execute(self._sql, params)
@@ -1009,7 +1021,11 @@ class _DriverRead:
                 dialect=dialect,
             ) from exc
         finally:
-            raw.close()
+            try:
+                if switched and not invalidated:
+                    dbapi.autocommit = False
+            finally:
+                raw.close()
         if found is None:
             return None
         return self._row(
