@@ -248,6 +248,15 @@ def test_a_driver_read_keeps_one_cursor_per_connection_and_drops_it_with_it(
     assert again is not None and again is not kept
 
 
+def _alice_stored_in(engine: Engine) -> tuple[Flask, SQLAlchemyStorage]:
+    """An app on a storage of its own on ``engine``, Alice's tokens stored."""
+    storage = SQLAlchemyStorage(engine)
+    storage.create_all()
+    app = create_app(storage=storage)
+    store(app, storage, expired())
+    return app, storage
+
+
 def _rolled_back(connection: Connection) -> bool:
     """Whether what ``connection`` writes and rolls back is gone (it was in
     a transaction, not in autocommit)."""
@@ -280,10 +289,7 @@ def test_reads_leave_autocommit_on_and_the_apps_checkout_gets_its_transactions(
         engine, "checkout", lambda dbapi, *_: seen_by_the_app.append(dbapi.autocommit)
     )
     try:
-        storage = SQLAlchemyStorage(engine)
-        storage.create_all()
-        app = create_app(storage=storage)
-        store(app, storage, expired())
+        app, storage = _alice_stored_in(engine)
         with app.app_context():
             switches.clear()
             assert storage.get_tokens(ALICE) is not None
@@ -314,10 +320,7 @@ def test_where_holders_share_a_connection_a_read_gives_it_back_as_lent(
     back at once, so the app's next transaction is one."""
     engine = db.engine(poolclass=pool)
     try:
-        storage = SQLAlchemyStorage(engine)
-        storage.create_all()
-        app = create_app(storage=storage)
-        store(app, storage, expired())
+        app, storage = _alice_stored_in(engine)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
             connection.commit()
@@ -337,10 +340,7 @@ def test_a_connection_that_cannot_leave_autocommit_is_replaced(db: Database) -> 
     returned: list[Any] = []
     event.listen(engine, "checkin", lambda dbapi, record: returned.append(dbapi))
     try:
-        storage = SQLAlchemyStorage(engine)
-        storage.create_all()
-        app = create_app(storage=storage)
-        store(app, storage, expired())
+        app, storage = _alice_stored_in(engine)
         with app.app_context():
             assert storage.get_tokens(ALICE) is not None
         read_on = returned[-1]
@@ -450,10 +450,7 @@ def test_a_profile_column_the_app_decodes_itself_is_read_through_it(
 
     engine = db.engine(json_deserializer=deserialize)
     try:
-        storage = SQLAlchemyStorage(engine)
-        storage.create_all()
-        app = create_app(storage=storage)
-        store(app, storage, expired())
+        app, storage = _alice_stored_in(engine)
         client = app.test_client()
         log_in(client)
         with app.test_request_context(
