@@ -175,10 +175,7 @@ def _read_packed(values: str, codes: int) -> _Read | None:
     """:func:`_read` for a record as kept now, remembered: keyed by the
     cookie's own values, the same login's requests hit. Shared: copy what
     it gives before handing it out."""
-    profile = _profile({"p": values, "s": codes})
-    if profile is None:
-        return None
-    return profile["open_id"], _scopes_of_bits(codes), profile
+    return _read({"p": values, "s": codes})
 
 
 def _outdated(record: dict[str, Any]) -> bool:
